@@ -1,0 +1,52 @@
+"""The registry's Prometheus metrics. Names follow Prometheus conventions; the reference
+registry's names (``registry_http_*``, ``registry_storage_*``) are kept so its dashboards work."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# handler: the reference's route names: base, manifest, tags, blob, blob_upload,
+# blob_upload_chunk, catalog, referrers
+HTTP_REQUESTS = Counter(
+    "registry_http_requests_total", "HTTP requests served", ["handler", "method", "code"]
+)
+HTTP_DURATION = Histogram(
+    "registry_http_request_duration_seconds",
+    "HTTP request latency",
+    ["handler", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+HTTP_IN_FLIGHT = Gauge(
+    "registry_http_in_flight_requests", "Requests being served", ["handler"],
+    multiprocess_mode="livesum",
+)
+_BYTE_BUCKETS = (512, 4096, 65536, 1 << 20, 16 << 20, 128 << 20, 1 << 30)
+HTTP_REQUEST_BYTES = Histogram(
+    "registry_http_request_size_bytes", "Request body sizes", ["handler"], buckets=_BYTE_BUCKETS
+)
+HTTP_RESPONSE_BYTES = Histogram(
+    "registry_http_response_size_bytes", "Response body sizes", ["handler"], buckets=_BYTE_BUCKETS
+)
+STORAGE_ACTION = Histogram(
+    "registry_storage_action_seconds", "Storage driver call latency", ["driver", "action"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+)
+CACHE_REQUESTS = Counter("registry_storage_cache_requests_total", "Blob descriptor cache lookups")
+CACHE_HITS = Counter("registry_storage_cache_hits_total", "Blob descriptor cache hits")
+CACHE_ERRORS = Counter("registry_storage_cache_errors_total", "Blob descriptor cache errors")
+CACHE_REDIS = Histogram(
+    "registry_storage_cache_redis_seconds", "Redis cache call latency", ["operation"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5),
+)
+EVENTS_PUBLISHED = Counter(
+    "registry_events_published_total", "Events handed to the broker", ["action", "kind"]
+)
+EVENTS_SPOOLED = Counter(
+    "registry_events_spooled_total", "Events written to the local spool (broker unreachable)"
+)
+PUBLISH_FAILURES = Counter(
+    "registry_events_publish_failures_total", "Failed attempts to publish to the broker"
+)
+SPOOL_DEPTH = Gauge(
+    "registry_events_spool_depth", "Events waiting in the local spool", multiprocess_mode="max"
+)

@@ -1,0 +1,110 @@
+"""The storage driver interface: a small file system, as the reference registry's drivers are.
+
+Paths are absolute, ``/``-separated, relative to the driver's root (``/docker/registry/v2/...``).
+The domain layer lays out the reference's tree on top of it; a driver knows nothing of blobs,
+manifests or repositories.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+class PathNotFound(FileNotFoundError):
+    def __init__(self, path: str):
+        super().__init__(f"path not found: {path}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    is_dir: bool
+    mod_time: float
+
+
+class FileWriter(ABC):
+    """An open file being written. Bytes are not visible at its path until :meth:`commit`
+    (drivers that can write in place may make them visible earlier; the domain layer never
+    relies on either)."""
+
+    @abstractmethod
+    def write(self, data: bytes) -> int: ...
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Bytes in the file, counting those written before this writer was opened."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make the content durable at its path."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Abandon the content."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the handle; what was written so far stays appendable."""
+
+    def __enter__(self) -> FileWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StorageDriver(ABC):
+    name: str = "abstract"
+
+    @abstractmethod
+    def get_content(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def put_content(self, path: str, content: bytes) -> None:
+        """Write a small file atomically: readers see the old content or the new, never a mix."""
+
+    @abstractmethod
+    def reader(self, path: str, offset: int = 0) -> BinaryIO: ...
+
+    @abstractmethod
+    def writer(self, path: str, append: bool = False) -> FileWriter: ...
+
+    @abstractmethod
+    def stat(self, path: str) -> FileInfo: ...
+
+    @abstractmethod
+    def list(self, path: str) -> list[str]:
+        """Full paths of the direct children of a directory."""
+
+    @abstractmethod
+    def move(self, source: str, dest: str) -> None:
+        """Atomic where the backend allows it; ``dest`` is replaced."""
+
+    @abstractmethod
+    def delete(self, path: str) -> None:
+        """Delete a file or a whole directory tree."""
+
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        """Every file and directory under ``path``, depth first."""
+        for child in self.list(path):
+            info = self.stat(child)
+            yield info
+            if info.is_dir:
+                yield from self.walk(child)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except PathNotFound:
+            return False
+        return True
+
+    def local_path(self, path: str) -> str | None:
+        """A path on the local file system, where the driver has one (for sendfile)."""
+        return None

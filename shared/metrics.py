@@ -1,0 +1,46 @@
+"""Prometheus plumbing shared by both services.
+
+gunicorn runs several worker processes (and the embedded notifier runs beside them), so metrics
+use prometheus-client's multiprocess mode: every process writes its samples under
+``PROMETHEUS_MULTIPROC_DIR`` and a scrape adds them all up. :func:`prepare_multiprocess_dir`
+must run before ``prometheus_client`` is first imported in a process that forks workers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess_dir(base: str | None = None) -> Path:
+    """Create a fresh, empty multiprocess folder and point the environment at it."""
+    path = Path(base) if base else Path(tempfile.mkdtemp(prefix="registry-metrics-"))
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    os.environ[ENV] = str(path)
+    return path
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition text for a scrape: all processes' samples when in multiprocess mode."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client import multiprocess
+
+    if os.environ.get(ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Called when a worker exits, so its live gauges stop counting."""
+    if os.environ.get(ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
