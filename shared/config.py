@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -416,14 +416,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
     )
     if config.storage.cache.blobdescriptor == "redis" and not (config.redis and config.redis.addrs):
         raise ConfigError("redis.addr", "storage.cache.blobdescriptor is redis but no redis is configured")
-    ignored = tuple(_unread(raw, seen))
-    return _replace(config, ignored_keys=ignored)
-
-
-def _replace(config: Config, **changes: Any) -> Config:
-    from dataclasses import replace
-
-    return replace(config, **changes)
+    return replace(config, ignored_keys=tuple(_unread(raw, seen)))
 
 
 def _log(root: _Section) -> LogConfig:
@@ -505,7 +498,7 @@ def _http(http: _Section) -> HttpConfig:
         raise ConfigError("http.addr", f"expected host:port or :port, got {addr!r}")
     host = http.str("host")
     if host and not urlparse(host).scheme:
-        raise ConfigError("http.host", f"expected an absolute URL such as https://registry.example.com, got {host!r}")
+        raise ConfigError("http.host", f"expected an absolute URL, got {host!r}")
     tls = http.section("tls")
     debug = http.section("debug")
     prometheus = debug.section("prometheus")
@@ -647,7 +640,9 @@ def _endpoint(e: _Section) -> EndpointConfig:
         maxbackoff=e.duration("maxbackoff", 300.0) or 300.0,
         disabled=e.bool("disabled"),
         format=fmt,
-        ignored_mediatypes=tuple(dict.fromkeys(e.strings("ignoredmediatypes") + ignore.strings("mediatypes"))),
+        ignored_mediatypes=tuple(
+            dict.fromkeys(e.strings("ignoredmediatypes") + ignore.strings("mediatypes"))
+        ),
         ignored_actions=actions,
         ignored_repositories=ignore.strings("repositories"),
         ignore_headrequests=ignore.bool("headrequests"),

@@ -28,8 +28,13 @@ def prepare_multiprocess_dir(base: str | None = None) -> Path:
 
 def render_latest() -> tuple[bytes, str]:
     """The exposition text for a scrape: all processes' samples when in multiprocess mode."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-    from prometheus_client import multiprocess
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
 
     if os.environ.get(ENV):
         registry = CollectorRegistry()

@@ -1,0 +1,73 @@
+"""Fixtures every test folder may use: the machine's RabbitMQ and Redis, free ports.
+
+A missing service is a test failure, never a skip: the suite proves the registry against real
+parts, and CI (CI=true) must not go green without them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+REDIS_ADDR = os.environ.get("TEST_REDIS_ADDR", "127.0.0.1:6379")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_tool(name: str) -> str:
+    """The path of a command-line tool the test drives; a missing one fails the test."""
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(f"{name} is not installed: run `make system-deps` (.ci/install-debian-packages)")
+    return path
+
+
+def _wait_for(host: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    if not port_open("127.0.0.1", 5672):
+        # The machine starts it before the session; bring it back if it has stopped.
+        subprocess.run(["rabbitmq-server", "-detached"], check=False, capture_output=True)
+        subprocess.run(["rabbitmqctl", "await_startup", "--timeout", "60"], check=False,
+                       capture_output=True)
+    if not _wait_for("127.0.0.1", 5672, 30):
+        pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672 (start: rabbitmq-server -detached)")
+    return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def redis_addr() -> str:
+    host, port = REDIS_ADDR.rsplit(":", 1)
+    if not port_open(host, int(port)):
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port",
+                        port, "--save", ""], check=False, capture_output=True)
+    if not _wait_for(host, int(port), 10):
+        pytest.fail(f"Redis is not reachable on {REDIS_ADDR} (start: redis-server --daemonize yes)")
+    return REDIS_ADDR
