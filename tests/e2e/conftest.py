@@ -1,0 +1,134 @@
+"""Fixtures for the end-to-end suite: real registry processes and real client tools.
+
+- ``registry`` / ``reference``: a fresh server (this registry / distribution's docker-registry)
+  on a free port over a temporary storage root, ready when ``GET /v2/`` answers.
+- ``start_registry``: a factory for tests that need several servers, other settings, or to serve
+  one root with one server after the other.
+- A server's log is printed when the test using it fails.
+- With ``CI=true`` a missing tool (skopeo, umoci, docker-registry) fails the test; elsewhere it
+  skips it.
+- ``E2E_REGISTRY=reference`` runs the ``registry`` fixture on the reference instead, to check
+  the tests themselves against distribution.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.procs import RegistryProcess, reference_command
+
+pytestmark = pytest.mark.e2e
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian package; .ci/run installs it)"
+    if in_ci():
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def _failed(request) -> bool:
+    node = request.node
+    return any(
+        getattr(node, f"rep_{when}", None) is not None and getattr(node, f"rep_{when}").failed
+        for when in ("setup", "call")
+    )
+
+
+@pytest.fixture
+def start_registry(request, tmp_path):
+    """Factory: ``start_registry(kind="ours"|"reference", root=None, **settings)``."""
+    started: list[RegistryProcess] = []
+
+    def start(kind: str = "ours", root: Path | None = None, **settings) -> RegistryProcess:
+        if kind == "reference" and reference_command() is None:
+            require_tool("docker-registry")
+        n = len(started)
+        proc = RegistryProcess(
+            kind=kind,
+            root=root or tmp_path / f"storage-{n}",
+            workdir=tmp_path / "procs",
+            **settings,
+        )
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()
+    if _failed(request):
+        for proc in started:
+            print(f"\n===== {proc.kind} registry log ({proc.log_path}) =====\n{proc.log_text()}")
+
+
+def _under_test_kind() -> str:
+    return os.environ.get("E2E_REGISTRY", "ours")
+
+
+@pytest.fixture
+def registry(start_registry) -> RegistryProcess:
+    return start_registry(_under_test_kind())
+
+
+@pytest.fixture
+def reference(start_registry) -> RegistryProcess:
+    return start_registry("reference")
+
+
+@pytest.fixture(scope="module")
+def module_registry(request, tmp_path_factory):
+    """One server for a module's many small HTTP tests (each test uses its own repository)."""
+    tmp = tmp_path_factory.mktemp("module-registry")
+    if _under_test_kind() == "reference" and reference_command() is None:
+        require_tool("docker-registry")
+    proc = RegistryProcess(kind=_under_test_kind(), root=tmp / "storage", workdir=tmp)
+    proc.start()
+    yield proc
+    proc.stop()
+    if request.session.testsfailed:
+        print(f"\n===== {proc.kind} registry log ({proc.log_path}) =====\n{proc.log_text()}")
+
+
+@pytest.fixture
+def skopeo(tmp_path):
+    """Run skopeo with an isolated HOME (own blob-info cache) and no TLS; returns stdout."""
+    exe = require_tool("skopeo")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_RUNTIME_DIR": str(home / "run")}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [exe, "--insecure-policy", *args]
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}"
+            )
+        return result
+
+    return run
+
+
+@pytest.fixture
+def umoci():
+    return require_tool("umoci")
