@@ -156,3 +156,20 @@ def read_blob(layout: Path, digest: str) -> bytes:
     if actual != digest:
         raise ValueError(f"blob {digest} in {layout} holds {actual}")
     return data
+
+
+def write_index(layout: Path, tag: str, images: dict[str, Image]) -> bytes:
+    """Tag an image index over already written images, keyed by ``os/arch`` platform."""
+    manifests = []
+    for platform, image in images.items():
+        os_name, arch = platform.split("/")
+        manifests.append({
+            "mediaType": image.manifest_media_type,
+            "digest": image.manifest_digest,
+            "size": len(image.manifest),
+            "platform": {"os": os_name, "architecture": arch},
+        })
+    index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
+    desc = _write_blob(layout, index)
+    _add_to_index(layout, {"mediaType": OCI_INDEX, **desc, "annotations": {REF_NAME: tag}})
+    return index
