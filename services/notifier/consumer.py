@@ -1,0 +1,200 @@
+"""One endpoint's consumer: its own thread, broker connection and delivery pool.
+
+Endpoints are isolated: a slow or dead endpoint only fills its own pool. The consumer thread is
+the only one touching the broker connection (kombu channels are not thread-safe); pool threads
+run the pipeline and hand outcomes back through a queue. A message is acknowledged only after
+its outcome is safely elsewhere: delivered, filtered, republished to a retry queue, or parked in
+the dead-letter queue (publisher confirms on RabbitMQ). A crash before that leaves it to the
+broker to redeliver (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+from kombu import Connection, Consumer, Producer
+from kombu.message import Message
+
+from services.notifier.metrics import DEADLETTER_DEPTH, QUEUE_DEPTH
+from services.notifier.mover import RetryMover
+from services.notifier.outcomes import Delivery, Dropped, Outcome, RetryLater, Sink
+from services.notifier.pipeline import build_pipeline
+from services.notifier.retry import backoff_delay
+from shared.broker import (
+    HEADER_ATTEMPTS,
+    HEADER_DUE,
+    HEADER_ERROR,
+    HEADER_ROUTING_KEY,
+    connect,
+    queue_depth,
+    step_for,
+    topology_for,
+)
+from shared.config import Config, EndpointConfig
+from shared.events import routing_key_for
+from shared.logfmt import kv
+
+log = logging.getLogger("notifier")
+
+TICK = 0.05  # how long one drain waits before outcomes are settled
+DEPTH_INTERVAL = 5.0
+SHUTDOWN_GRACE = 10.0
+
+
+class EndpointConsumer(threading.Thread):
+    def __init__(self, config: Config, endpoint: EndpointConfig, stop: threading.Event,
+                 pipeline: Sink | None = None):
+        super().__init__(name=f"consumer-{endpoint.name}", daemon=True)
+        self.config = config
+        self.endpoint = endpoint
+        self.stop = stop
+        self.topology = topology_for(config)
+        self.pipeline = pipeline or build_pipeline(endpoint)
+        self.pool = ThreadPoolExecutor(max_workers=endpoint.concurrency,
+                                       thread_name_prefix=f"deliver-{endpoint.name}")
+        self.completions: queue.Queue[tuple[int, Message, Delivery, Future]] = queue.Queue()
+        self.inflight = 0
+        self.generation = 0
+        self.connected = False
+
+    def run(self) -> None:
+        wait = 0.5
+        while not self.stop.is_set():
+            try:
+                self._consume()
+                wait = 0.5
+            except Exception as exc:
+                self.connected = False
+                log.warning(kv("broker connection lost, reconnecting", endpoint=self.endpoint.name,
+                               error=f"{type(exc).__name__}: {exc}"))
+                self.stop.wait(wait)
+                wait = min(wait * 2, 10.0)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _consume(self) -> None:
+        self.generation += 1
+        generation = self.generation
+        connection = connect(self.config, purpose="consume")
+        try:
+            connection.ensure_connection(max_retries=1)
+            self.topology.declare(connection, [self.endpoint])
+            producer = Producer(connection.channel(), serializer="json")
+            consumer = Consumer(
+                connection.channel(),
+                queues=[self.topology.endpoint_queue(self.endpoint.name)],
+                callbacks=[partial(self._on_message, generation)],
+                accept=["json"],
+                prefetch_count=self.endpoint.concurrency,
+            )
+            mover = None if self.topology.amqp else RetryMover(connection, self.topology,
+                                                               self.endpoint)
+            consumer.consume()
+            self.connected = True
+            log.info(kv("consuming", endpoint=self.endpoint.name,
+                        queue=self.topology.endpoint_queue(self.endpoint.name).name))
+            next_depth = 0.0
+            while not self.stop.is_set():
+                try:
+                    connection.drain_events(timeout=TICK)
+                except TimeoutError:
+                    pass
+                self._settle(producer, generation)
+                if mover is not None:
+                    mover.tick(producer)
+                if time.monotonic() >= next_depth:
+                    self._update_depths(connection)
+                    next_depth = time.monotonic() + DEPTH_INTERVAL
+                if self.topology.amqp:
+                    connection.heartbeat_check()
+            # Graceful stop: take no more, finish what is in hand, settle it.
+            consumer.cancel()
+            deadline = time.monotonic() + SHUTDOWN_GRACE
+            while self.inflight > 0 and time.monotonic() < deadline:
+                self._settle(producer, generation, block=0.1)
+            if mover is not None:
+                mover.release()
+        finally:
+            self.connected = False
+            try:
+                connection.release()
+            except Exception:  # a broken connection may fail to close; it is gone either way
+                pass
+
+    def _on_message(self, generation: int, body: Any, message: Message) -> None:
+        headers = message.headers or {}
+        if not isinstance(body, dict):
+            body = {"invalid": repr(body)[:1000]}
+        delivery = Delivery(
+            event=body,
+            routing_key=str(headers.get(HEADER_ROUTING_KEY) or routing_key_for(body)),
+            attempts=int(headers.get(HEADER_ATTEMPTS) or 0),
+        )
+        self.inflight += 1
+        future = self.pool.submit(self._run_pipeline, delivery)
+        future.add_done_callback(
+            lambda f: self.completions.put((generation, message, delivery, f))
+        )
+
+    def _run_pipeline(self, delivery: Delivery) -> Outcome:
+        try:
+            return self.pipeline.deliver(delivery)
+        except Exception as exc:  # a bug must not lose the event: count it as a failed attempt
+            log.exception(kv("notification pipeline error", endpoint=self.endpoint.name))
+            attempts = delivery.attempts + 1
+            error = f"internal error: {type(exc).__name__}"
+            if attempts >= self.endpoint.threshold:
+                return Dropped(attempts=attempts, error=error)
+            return RetryLater(delay=backoff_delay(self.endpoint, attempts), attempts=attempts,
+                              error=error)
+
+    def _settle(self, producer: Producer, generation: int, block: float = 0.0) -> None:
+        while True:
+            try:
+                item = self.completions.get(timeout=block) if block else \
+                    self.completions.get_nowait()
+            except queue.Empty:
+                return
+            block = 0.0
+            item_generation, message, delivery, future = item
+            self.inflight -= 1
+            if item_generation != generation:
+                continue  # its channel is gone: the broker redelivers it
+            self._settle_one(producer, message, delivery, future.result())
+
+    def _settle_one(self, producer: Producer, message: Message, delivery: Delivery,
+                    outcome: Outcome) -> None:
+        name = self.endpoint.name
+        headers: dict[str, Any] = {HEADER_ROUTING_KEY: delivery.routing_key}
+        if isinstance(outcome, RetryLater):
+            step = step_for(self.endpoint, outcome.delay)
+            headers[HEADER_ATTEMPTS] = outcome.attempts
+            headers[HEADER_DUE] = time.time() + outcome.delay
+            extra = {"expiration": outcome.delay} if self.topology.amqp else {}
+            producer.publish(
+                delivery.event, exchange=self.topology.delay_exchange,
+                routing_key=self.topology.retry_routing_key(name, step), headers=headers,
+                delivery_mode=2, retry=False, **extra,
+            )
+        elif isinstance(outcome, Dropped):
+            headers[HEADER_ATTEMPTS] = outcome.attempts
+            headers[HEADER_ERROR] = outcome.error
+            producer.publish(
+                delivery.event, exchange=self.topology.dead_exchange, routing_key=name,
+                headers=headers, delivery_mode=2, retry=False,
+            )
+        message.ack()
+
+    def _update_depths(self, connection: Connection) -> None:
+        name = self.endpoint.name
+        for gauge, q in ((QUEUE_DEPTH, self.topology.endpoint_queue(name)),
+                         (DEADLETTER_DEPTH, self.topology.dead_queue(name))):
+            try:
+                gauge.labels(endpoint=name).set(queue_depth(connection, q))
+            except Exception as exc:  # an empty Redis queue does not exist; leave the gauge
+                log.debug(kv("queue depth unavailable", endpoint=name, error=exc))

@@ -1,0 +1,109 @@
+"""``registry deadletter CONFIG list|replay [--endpoint NAME]``: the events given up on.
+
+``list`` prints each parked event as one JSON document per line and leaves it parked;
+``replay`` sends each back to its endpoint's queue with a fresh attempt count. Both take only
+the events parked when they start, so an event failing again during a replay is not replayed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from kombu import Connection, Producer
+from kombu.message import Message
+
+from services.notifier.metrics import DEADLETTER_DEPTH, REPLAYED
+from shared.broker import HEADER_ATTEMPTS, HEADER_ROUTING_KEY, connect, queue_depth, topology_for
+from shared.config import Config, EndpointConfig
+from shared.events import routing_key_for
+from shared.logfmt import kv
+
+log = logging.getLogger("registry.deadletter")
+
+
+def _select(config: Config, endpoint: str | None) -> list[EndpointConfig] | None:
+    endpoints = list(config.notifications.endpoints)
+    if endpoint is None:
+        return endpoints
+    chosen = [e for e in endpoints if e.name == endpoint]
+    return chosen or None
+
+
+def _each_parked(config: Config, endpoint: str | None, out: TextIO,
+                 handle: Callable[[Connection, Producer, EndpointConfig, list[Message]], None],
+                 ) -> int:
+    endpoints = _select(config, endpoint)
+    if endpoints is None:
+        print(f"no endpoint named {endpoint!r} in the configuration", file=sys.stderr)
+        return 2
+    topology = topology_for(config)
+    connection = connect(config, purpose="consume")
+    try:
+        connection.ensure_connection(max_retries=3)
+        # A disabled endpoint's queue is not declared: it would collect events nobody reads.
+        topology.declare(connection, [e for e in endpoints if not e.disabled])
+        producer = Producer(connection.channel(), serializer="json")
+        for ep in endpoints:
+            dead = topology.dead_queue(ep.name)
+            try:
+                count = queue_depth(connection, dead)
+            except Exception:  # never declared (an endpoint that never dropped anything)
+                count = 0
+            bound = dead(connection.channel())
+            messages = []
+            for _ in range(count):
+                message = bound.get(no_ack=False, accept=["json"])
+                if message is None:
+                    break
+                messages.append(message)
+            handle(connection, producer, ep, messages)
+    finally:
+        connection.release()
+    return 0
+
+
+def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
+    def show(_c: Connection, _p: Producer, ep: EndpointConfig, messages: list[Message]) -> None:
+        for message in messages:
+            out.write(json.dumps(message.payload, separators=(",", ":")) + "\n")
+        for message in messages:
+            message.reject(requeue=True)  # listing leaves them parked
+        print(kv("dead letters", endpoint=ep.name, count=len(messages)), file=sys.stderr)
+
+    status = _each_parked(config, endpoint, out, show)
+    out.flush()
+    return status
+
+
+def replay(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
+    topology = topology_for(config)
+
+    def send_back(_c: Connection, producer: Producer, ep: EndpointConfig,
+                  messages: list[Message]) -> None:
+        if ep.disabled and messages:
+            for message in messages:
+                message.reject(requeue=True)
+            out.write(kv("not replayed: endpoint disabled", endpoint=ep.name,
+                         count=len(messages)) + "\n")
+            return
+        for message in messages:
+            routing_key = (message.headers or {}).get(HEADER_ROUTING_KEY) or \
+                routing_key_for(message.payload)
+            producer.publish(
+                message.payload, exchange=topology.requeue_exchange, routing_key=ep.name,
+                headers={HEADER_ROUTING_KEY: routing_key, HEADER_ATTEMPTS: 0},
+                delivery_mode=2, retry=False,
+            )
+            message.ack()
+            REPLAYED.labels(endpoint=ep.name).inc()
+        DEADLETTER_DEPTH.labels(endpoint=ep.name).set(0)
+        out.write(kv("replayed", endpoint=ep.name, count=len(messages)) + "\n")
+        log.info(kv("dead letters replayed", endpoint=ep.name, count=len(messages)))
+
+    status = _each_parked(config, endpoint, out, send_back)
+    out.flush()
+    return status

@@ -1,0 +1,83 @@
+"""``registry notifier CONFIG``: one consumer per enabled endpoint until SIGTERM.
+
+Run as many notifier processes as you like: they compete for each endpoint's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
+from services.notifier.debugserver import start_debug_server
+from shared.broker import connect, enabled_endpoints, topology_for
+from shared.config import Config
+from shared.logfmt import kv
+
+log = logging.getLogger("notifier")
+
+
+def _declare_topology(config: Config, stop: threading.Event) -> bool:
+    """Declare every enabled endpoint's queues, waiting for the broker if it is not up yet."""
+    wait = 0.5
+    while not stop.is_set():
+        connection = connect(config, purpose="consume")
+        try:
+            connection.ensure_connection(max_retries=1)
+            topology_for(config).declare(connection, enabled_endpoints(config))
+            return True
+        except Exception as exc:
+            log.warning(kv("broker unreachable, retrying", error=f"{type(exc).__name__}: {exc}"))
+            stop.wait(wait)
+            wait = min(wait * 2, 10.0)
+        finally:
+            try:
+                connection.release()
+            except Exception:  # a half-open connection may fail to close
+                pass
+    return False
+
+
+def run(config: Config, serve_debug: bool) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info(kv("notifier stopping", signal=signal.Signals(signum).name))
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    endpoints = enabled_endpoints(config)
+    for endpoint in config.notifications.endpoints:
+        if endpoint.disabled:
+            log.info(kv("endpoint disabled, not consuming", endpoint=endpoint.name))
+    consumers: list[EndpointConsumer] = []
+
+    def health() -> dict[str, Any]:
+        states = {c.endpoint.name: c.connected for c in consumers}
+        return {"healthy": all(states.values()) and not stop.is_set(), "endpoints": states}
+
+    server = None
+    if serve_debug and config.http.debug_addr:
+        server = start_debug_server(config.http.debug_addr, health, config.http.prometheus_path)
+        log.info(kv("debug server listening", addr=config.http.debug_addr))
+
+    broker = config.notifications.broker
+    log.info(kv("notifier starting", broker="embedded" if broker.embedded else broker.url.split("@")[-1],
+                exchange=broker.exchange, endpoints=",".join(e.name for e in endpoints) or "none"))
+    if endpoints and _declare_topology(config, stop):
+        for endpoint in endpoints:
+            consumer = EndpointConsumer(config, endpoint, stop)
+            consumer.start()
+            consumers.append(consumer)
+    while not stop.wait(0.5):
+        pass
+    for consumer in consumers:
+        consumer.join(SHUTDOWN_GRACE + 2)
+    if server is not None:
+        server.shutdown()
+    log.info(kv("notifier stopped"))
+    return 0

@@ -1,0 +1,214 @@
+"""The registry's event sink: each event is published to the broker, persistent and confirmed,
+or written to the local spool when the broker cannot take it; never lost, never blocking long.
+
+``write`` returns once the event is durable:
+- broker up: a persistent publish the broker confirmed (RabbitMQ publisher confirms; Redis and the
+  embedded broker have written it when the call returns);
+- broker unreachable: the first failed publish costs at most the connect timeout plus the I/O
+  timeout (``shared.broker.PUBLISH_*``, 1 s each), then the event is fsync'd into the spool; while
+  the spool holds events every write goes straight to it (milliseconds, and it keeps their order).
+A background thread with its own connection flushes the spool in order when the broker is back,
+then hands its connection to the writers.
+
+Thread-safe (one lock around the writers' connection; gunicorn gthread workers) and fork-safe
+(connections and threads are created lazily, and reset in a forked child).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from kombu import Connection, Producer
+
+from services.registry.events.spool import Spool
+from services.registry.metrics import (
+    EVENTS_PUBLISHED,
+    EVENTS_SPOOLED,
+    PUBLISH_FAILURES,
+    SPOOL_DEPTH,
+)
+from shared.broker import (
+    HEADER_ATTEMPTS,
+    HEADER_ROUTING_KEY,
+    Topology,
+    connect,
+    enabled_endpoints,
+    topology_for,
+)
+from shared.config import Config
+from shared.events import Event
+from shared.logfmt import kv
+
+log = logging.getLogger("registry.events")
+
+FLUSH_RETRY_MIN = 0.1
+FLUSH_RETRY_MAX = 2.0
+
+
+class _BrokerLink:
+    """One connection and producer, declared topology included; used by one thread at a time."""
+
+    def __init__(self, config: Config, topology: Topology):
+        self.config = config
+        self.topology = topology
+        self.connection: Connection | None = None
+        self.producer: Producer | None = None
+
+    def publish(self, routing_key: str, payload: dict[str, Any]) -> None:
+        if self.producer is None:
+            connection = connect(self.config, purpose="publish")
+            try:
+                connection.connect()
+                self.topology.declare(connection, enabled_endpoints(self.config))
+                self.producer = Producer(connection.default_channel, serializer="json")
+            except Exception:
+                _close_quietly(connection)
+                raise
+            self.connection = connection
+        try:
+            self.producer.publish(
+                payload,
+                exchange=self.topology.exchange,
+                routing_key=routing_key,
+                delivery_mode=2,
+                headers={HEADER_ROUTING_KEY: routing_key, HEADER_ATTEMPTS: 0},
+                retry=False,
+            )
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            _close_quietly(self.connection)
+        self.connection = None
+        self.producer = None
+
+
+def _close_quietly(connection: Connection) -> None:
+    try:
+        connection.release()
+    except Exception:  # a dead connection may fail to close; it is dropped either way
+        pass
+
+
+def _count_published(routing_key: str) -> None:
+    kind, _, action = routing_key.partition(".")
+    EVENTS_PUBLISHED.labels(action=action, kind=kind).inc()
+
+
+class BrokerPublisher:
+    """An :class:`shared.events.EventSink` backed by the broker and the spool."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.topology = topology_for(config)
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # Runs at construction and in a forked child: nothing of the parent's connection,
+        # lock or threads is usable there.
+        self._lock = threading.Lock()
+        self._link = _BrokerLink(self.config, self.topology)
+        self._spool: Spool | None = None
+        self._down = False
+        self._flusher: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._closed = False
+
+    @property
+    def spool(self) -> Spool:
+        if self._spool is None:
+            self._spool = Spool(self.config.spool_directory())
+            if self._spool.pending():
+                # Left by an earlier run (or another worker): flush it before anything new.
+                self._down = True
+                self._start_flusher()
+        return self._spool
+
+    def write(self, event: Event) -> None:
+        payload = event.to_dict()
+        routing_key = event.routing_key
+        with self._lock:
+            spool = self.spool
+            if not self._down and not spool.pending():
+                try:
+                    self._link.publish(routing_key, payload)
+                    _count_published(routing_key)
+                    return
+                except Exception as exc:
+                    PUBLISH_FAILURES.inc()
+                    log.warning(kv("event publish failed, spooling", error=_describe(exc)))
+                    self._down = True
+            spool.append(routing_key, payload)
+            EVENTS_SPOOLED.inc()
+            SPOOL_DEPTH.set(spool.depth())
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        if self._flusher is not None and self._flusher.is_alive():
+            self._wake.set()
+            return
+        self._flusher = threading.Thread(target=self._flush_loop, name="spool-flusher",
+                                         daemon=True)
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        link = _BrokerLink(self.config, self.topology)
+        wait = FLUSH_RETRY_MIN
+        while not self._closed:
+            with self.spool.flushing() as mine:
+                if mine and self._flush_all(link):
+                    return
+                if mine:
+                    wait = min(wait * 2, FLUSH_RETRY_MAX)
+                else:
+                    wait = FLUSH_RETRY_MIN  # another process is flushing; look again soon
+            self._wake.wait(wait)
+            self._wake.clear()
+        link.close()
+
+    def _flush_all(self, link: _BrokerLink) -> bool:
+        """Publish every spooled event in order. True once the spool is empty and the writers
+        are back on the broker."""
+        spool = self.spool
+        while True:
+            for path in spool.entries():
+                try:
+                    routing_key, payload = spool.read(path)
+                except FileNotFoundError:
+                    continue
+                try:
+                    link.publish(routing_key, payload)
+                except Exception as exc:
+                    PUBLISH_FAILURES.inc()
+                    log.debug(kv("spool flush: broker still unreachable", error=_describe(exc)))
+                    return False
+                spool.remove(path)
+                _count_published(routing_key)
+                SPOOL_DEPTH.set(spool.depth())
+            with self._lock:
+                if spool.pending():
+                    continue  # written while we flushed: keep going, in order
+                self._down = False
+                # The flusher's connection is known good; the writers' may be stale.
+                self._link.close()
+                self._link = link
+                SPOOL_DEPTH.set(0)
+                log.info(kv("event spool flushed, publishing to the broker again"))
+                return True
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        with self._lock:
+            self._link.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,304 @@
+"""Broker topology and connections, shared by the registry (publisher) and the notifier.
+
+Exchanges (all durable):
+- ``<exchange>`` (topic): the registry publishes every event here, routing key ``manifest.push``...
+- ``<exchange>.requeue`` (direct, key = endpoint name): retries and replays come back through it.
+- ``<exchange>.delay`` (direct, key = ``<endpoint>.<ms>``): failed attempts wait in a retry queue.
+- ``<exchange>.dead`` (direct, key = endpoint name): dropped events are parked here.
+
+Queues per endpoint:
+- ``registry.notifications.<endpoint>``: bound to the topic exchange with ``#`` (filters run in the
+  notifier, so changing a filter never needs a rebind) and to the requeue exchange.
+- ``registry.notifications.<endpoint>.retry.<ms>ms``: one per backoff step (first backoff doubling
+  up to the cap). On RabbitMQ each has ``x-message-ttl`` and dead-letters back to the requeue
+  exchange, so the broker itself holds the wait. Redis and the filesystem transport have no TTL, so
+  the notifier moves due messages back itself (:mod:`services.notifier.mover`), reading the
+  ``x-due`` header. The delay is in the name: changing ``backoff`` never clashes with a queue
+  declared with another TTL.
+- ``registry.notifications.<endpoint>.dead``: the dead-letter queue.
+
+Both sides declare the whole topology: a publisher that published before any notifier had bound
+the endpoint queues would otherwise lose the event (unroutable).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kombu import Connection, Exchange, Queue, binding
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps, loads
+
+from shared.config import Config, EndpointConfig
+
+QUEUE_PREFIX = "registry.notifications."
+MAX_RETRY_STEPS = 24
+# Filesystem transport: how often an idle consumer looks for new message files.
+EMBEDDED_POLL_INTERVAL = 0.05
+# Publisher side: how long one publish may wait for the broker before the event goes to the spool.
+PUBLISH_CONNECT_TIMEOUT = 1.0
+PUBLISH_IO_TIMEOUT = 1.0
+
+HEADER_ATTEMPTS = "x-attempts"  # failed attempts so far
+HEADER_DUE = "x-due"  # epoch seconds before which a retry must not be attempted
+HEADER_ROUTING_KEY = "x-routing-key"  # the event's original routing key (manifest.push ...)
+HEADER_ERROR = "x-last-error"  # why the last attempt failed, on dead-lettered events
+
+
+def endpoint_queue_name(endpoint: str) -> str:
+    return f"{QUEUE_PREFIX}{endpoint}"
+
+
+def dead_queue_name(endpoint: str) -> str:
+    return f"{QUEUE_PREFIX}{endpoint}.dead"
+
+
+def retry_queue_name(endpoint: str, delay: float) -> str:
+    return f"{QUEUE_PREFIX}{endpoint}.retry.{delay_ms(delay)}ms"
+
+
+def delay_ms(delay: float) -> int:
+    return max(0, int(round(delay * 1000)))
+
+
+def retry_steps(endpoint: EndpointConfig) -> list[float]:
+    """The waits a retry can use: backoff, doubling, until the cap (the cap included)."""
+    cap = max(endpoint.maxbackoff, endpoint.backoff)
+    if endpoint.backoff <= 0:
+        return [0.0]
+    steps: list[float] = []
+    delay = endpoint.backoff
+    while delay < cap and len(steps) < MAX_RETRY_STEPS - 1:
+        steps.append(delay)
+        delay *= 2
+    steps.append(cap)
+    return steps
+
+
+def step_for(endpoint: EndpointConfig, wanted: float) -> float:
+    """The smallest retry step at least ``wanted`` long (the cap if none is)."""
+    steps = retry_steps(endpoint)
+    for step in steps:
+        if step >= wanted - 1e-9:
+            return step
+    return steps[-1]
+
+
+@dataclass(frozen=True)
+class Topology:
+    exchange_name: str
+    amqp: bool  # RabbitMQ: retry queues get a TTL and dead-letter back by themselves
+
+    @property
+    def exchange(self) -> Exchange:
+        return Exchange(self.exchange_name, type="topic", durable=True)
+
+    @property
+    def requeue_exchange(self) -> Exchange:
+        return Exchange(f"{self.exchange_name}.requeue", type="direct", durable=True)
+
+    @property
+    def delay_exchange(self) -> Exchange:
+        return Exchange(f"{self.exchange_name}.delay", type="direct", durable=True)
+
+    @property
+    def dead_exchange(self) -> Exchange:
+        return Exchange(f"{self.exchange_name}.dead", type="direct", durable=True)
+
+    def endpoint_queue(self, endpoint: str) -> Queue:
+        return Queue(
+            endpoint_queue_name(endpoint),
+            bindings=[
+                binding(self.exchange, routing_key="#"),
+                binding(self.requeue_exchange, routing_key=endpoint),
+            ],
+            durable=True,
+            auto_delete=False,
+        )
+
+    def dead_queue(self, endpoint: str) -> Queue:
+        return Queue(
+            dead_queue_name(endpoint), exchange=self.dead_exchange, routing_key=endpoint,
+            durable=True, auto_delete=False,
+        )
+
+    def retry_routing_key(self, endpoint: str, delay: float) -> str:
+        return f"{endpoint}.{delay_ms(delay)}"
+
+    def retry_queue(self, endpoint: str, delay: float) -> Queue:
+        arguments = None
+        if self.amqp:
+            arguments = {
+                "x-message-ttl": delay_ms(delay),
+                "x-dead-letter-exchange": self.requeue_exchange.name,
+                "x-dead-letter-routing-key": endpoint,
+            }
+        return Queue(
+            retry_queue_name(endpoint, delay), exchange=self.delay_exchange,
+            routing_key=self.retry_routing_key(endpoint, delay), durable=True,
+            auto_delete=False, queue_arguments=arguments,
+        )
+
+    def retry_queues(self, endpoint: EndpointConfig) -> list[Queue]:
+        return [self.retry_queue(endpoint.name, d) for d in retry_steps(endpoint)]
+
+    def declare(self, connection: Connection, endpoints: Iterable[EndpointConfig]) -> None:
+        """Declare exchanges and every queue of the given endpoints (idempotent)."""
+        channel = connection.default_channel
+        for exchange in (self.exchange, self.requeue_exchange, self.delay_exchange,
+                         self.dead_exchange):
+            exchange(channel).declare()
+        for endpoint in endpoints:
+            queues = [self.endpoint_queue(endpoint.name), self.dead_queue(endpoint.name)]
+            queues += self.retry_queues(endpoint)
+            for queue in queues:
+                queue(channel).declare()
+
+
+def topology_for(config: Config) -> Topology:
+    return Topology(config.notifications.broker.exchange, amqp=is_amqp(config))
+
+
+def enabled_endpoints(config: Config) -> list[EndpointConfig]:
+    return [e for e in config.notifications.endpoints if not e.disabled]
+
+
+def is_amqp(config: Config) -> bool:
+    url = config.notifications.broker.url or ""
+    return url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
+
+
+def queue_depth(connection: Connection, queue: Queue) -> int:
+    """Messages ready in ``queue`` (passive declare: never creates it with other arguments)."""
+    channel = connection.channel()
+    try:
+        _, count, _ = queue(channel).queue_declare(passive=True)
+        return int(count)
+    finally:
+        channel.close()
+
+
+# ---------------------------------------------------------------- the embedded broker
+
+
+class AtomicFilesystemChannel(filesystem.Channel):
+    """The filesystem transport with its two traps fixed (see TOOLING.md).
+
+    - Publish writes a temporary file and renames it into place: the stock channel creates the
+      message file and then writes it, so a consumer in another process can read it empty and
+      lose it (celery/kombu#1551). The file is fsync'd first: a publish is durable when it returns.
+    - Consume moves the file into the processed folder beside the data folder (same filesystem, so
+      the move is an atomic claim) instead of the system temp dir, then removes it.
+    Names use wall-clock nanoseconds, not the stock per-boot monotonic milliseconds, so messages
+    keep their order across a reboot.
+    """
+
+    def _put(self, queue, payload, **kwargs):
+        folder = self.data_folder_out
+        final = os.path.join(folder, f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}.msg")
+        temporary = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
+        with open(temporary, "wb") as f:
+            f.write(str_to_bytes(dumps(payload)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(temporary, final)
+        _fsync_dir(folder)
+
+    def _get(self, queue):
+        wanted = f"{queue}.msg"
+        folder = self.data_folder_in
+        processed = self.processed_folder
+        for name in sorted(os.listdir(folder)):
+            if name.startswith(".") or name.partition(".")[2] != wanted:
+                continue
+            claimed = os.path.join(processed, f"{os.getpid()}-{name}")
+            try:
+                os.rename(os.path.join(folder, name), claimed)
+            except OSError:
+                continue  # another consumer claimed it first
+            with open(claimed, "rb") as f:
+                payload = f.read()
+            os.remove(claimed)
+            return loads(payload.decode())
+        raise filesystem.Empty()
+
+
+class AtomicFilesystemTransport(filesystem.Transport):
+    Channel = AtomicFilesystemChannel
+
+
+def _fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def embedded_transport_options(directory: Path) -> dict:
+    data, processed, control = directory / "data", directory / "processed", directory / "control"
+    for folder in (data, processed, control):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(data),
+        "data_folder_out": str(data),
+        "processed_folder": str(processed),
+        "store_processed": False,
+        "control_folder": str(control),
+        "polling_interval": EMBEDDED_POLL_INTERVAL,
+    }
+
+
+# ---------------------------------------------------------------- connections
+
+
+def _visibility_timeout(config: Config) -> float:
+    """Redis redelivers an unacknowledged message after this long. A message is held unacked for
+    one attempt (timeout), or by the retry mover for at most one backoff step (maxbackoff)."""
+    longest = max(
+        [max(e.maxbackoff, e.backoff, e.timeout) for e in config.notifications.endpoints] or [0]
+    )
+    return longest + 60.0
+
+
+def connect(config: Config, purpose: str = "consume") -> Connection:
+    """A kombu connection to the configured broker (not yet connected).
+
+    ``purpose="publish"``: short connect and I/O timeouts, and publisher confirms on RabbitMQ, so
+    a publish either is confirmed or fails within a bounded time (then the spool takes the event).
+    """
+    broker = config.notifications.broker
+    url = broker.url
+    if url is None or url.startswith("filesystem:"):
+        options = embedded_transport_options(config.broker_directory())
+        return Connection(transport=AtomicFilesystemTransport, transport_options=options)
+    scheme = url.split(":", 1)[0]
+    publish = purpose == "publish"
+    if scheme in ("amqp", "amqps", "pyamqp"):
+        options: dict = {"confirm_publish": True}
+        if publish:
+            options.update(read_timeout=PUBLISH_IO_TIMEOUT, write_timeout=PUBLISH_IO_TIMEOUT)
+        return Connection(
+            url,
+            connect_timeout=PUBLISH_CONNECT_TIMEOUT if publish else 5.0,
+            heartbeat=0 if publish else 30,
+            transport_options=options,
+        )
+    if scheme in ("redis", "rediss"):
+        options = {
+            "visibility_timeout": _visibility_timeout(config),
+            "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT if publish else 5.0,
+            # Consumers restore messages of a crashed peer every few seconds, not every 100 s.
+            "unacked_restore_interval": 5,
+            "unacked_restore_throttle": 1,
+        }
+        if publish:
+            options["socket_timeout"] = PUBLISH_IO_TIMEOUT
+        return Connection(url, transport_options=options)
+    return Connection(url)
