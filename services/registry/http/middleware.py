@@ -1,0 +1,110 @@
+"""Cross-cutting request handling: metrics, authentication, and the write policy
+(read-only maintenance mode, deletes disabled)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import falcon
+from requests.structures import CaseInsensitiveDict
+
+from services.registry import metrics
+from services.registry.domain.errors import RegistryError
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _route(req: falcon.Request) -> str:
+    return getattr(req.context, "route", None) or "unknown"
+
+
+class MetricsMiddleware:
+    """The reference's ``registry_http_*`` metrics, labelled by route name."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         params: dict) -> None:
+        req.context.in_flight = _route(req)
+        metrics.HTTP_IN_FLIGHT.labels(req.context.in_flight).inc()
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         req_succeeded: bool) -> None:
+        handler = _route(req)
+        if getattr(req.context, "in_flight", None):
+            metrics.HTTP_IN_FLIGHT.labels(req.context.in_flight).dec()
+        started = getattr(req.context, "started", None)
+        if started is not None:
+            metrics.HTTP_DURATION.labels(handler, req.method).observe(time.perf_counter() - started)
+        code = resp.status_code if hasattr(resp, "status_code") else int(str(resp.status)[:3])
+        metrics.HTTP_REQUESTS.labels(handler, req.method, str(code)).inc()
+        if req.content_length:
+            metrics.HTTP_REQUEST_BYTES.labels(handler).observe(req.content_length)
+        length = resp.headers.get("content-length")
+        if length and length.isdigit():
+            metrics.HTTP_RESPONSE_BYTES.labels(handler).observe(int(length))
+
+
+class RouteNameMiddleware:
+    """Records the matched route's name where the other middleware can read it."""
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         params: dict) -> None:
+        req.context.route = req.uri_template
+
+
+class WritePolicyMiddleware:
+    """``storage.maintenance.readonly``: every write is 405 UNSUPPORTED, reads still work.
+    ``storage.delete.enabled: false``: deleting blobs and manifests is 405 UNSUPPORTED
+    (cancelling an upload is still allowed, as in the reference)."""
+
+    def __init__(self, readonly: bool, delete_enabled: bool):
+        self.readonly = readonly
+        self.delete_enabled = delete_enabled
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         params: dict) -> None:
+        if self.readonly and req.method in WRITE_METHODS:
+            raise RegistryError("UNSUPPORTED", "registry is in read-only mode", status=405)
+        if (not self.delete_enabled and req.method == "DELETE"
+                and req.uri_template in ("blob", "manifest")):
+            raise RegistryError("UNSUPPORTED", "deletes are disabled", status=405)
+
+
+def access_scope(route: str, method: str, params: dict) -> tuple[str | None, tuple[str, ...]]:
+    """The repository and actions a request needs, as the reference's token scopes."""
+    if route == "base":
+        return None, ()
+    if route == "catalog":
+        return None, ("*",)
+    if method in ("GET", "HEAD"):
+        return params.get("name"), ("pull",)
+    if method == "DELETE" and route in ("blob", "manifest"):
+        return params.get("name"), ("delete",)
+    return params.get("name"), ("pull", "push")
+
+
+class AuthMiddleware:
+    """Asks the configured authenticator; its principal becomes the event actor."""
+
+    def __init__(self, authenticator: Any, scope_type: Any, error_type: type[Exception]):
+        self.authenticator = authenticator
+        self.scope_type = scope_type
+        self.error_type = error_type
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         params: dict) -> None:
+        repository, actions = access_scope(req.uri_template, req.method, params)
+        scope = self.scope_type(repository=repository, actions=actions)
+        headers = CaseInsensitiveDict(req.headers)
+        try:
+            req.context.principal = self.authenticator.authenticate(headers, scope)
+        except self.error_type as exc:
+            code = getattr(exc, "code", "UNAUTHORIZED")
+            err = RegistryError(code, detail=getattr(exc, "detail", None),
+                                status=getattr(exc, "status", 401))
+            challenge = getattr(exc, "challenge", None)
+            err.headers = {"WWW-Authenticate": challenge} if challenge else {}  # type: ignore[attr-defined]
+            raise err from None

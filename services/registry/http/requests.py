@@ -1,0 +1,73 @@
+"""Reading requests: streamed bodies, Content-Range, the event context."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import falcon
+
+from services.registry.domain.errors import RegistryError
+from services.registry.events.bridge import RequestContext
+
+CHUNK_SIZE = 1 << 20
+_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?$")
+
+
+def body_chunks(req: falcon.Request, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The request body, ~1 MiB at a time, never whole. Without Content-Length (chunked
+    transfer encoding) the server's input stream ends at the body's end."""
+    stream = req.bounded_stream if req.content_length is not None else req.stream
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def read_limited(req: falcon.Request, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the body, so the caller can tell it was too long."""
+    if req.content_length is not None and req.content_length > limit:
+        return b"x" * (limit + 1)  # refused without reading it
+    out = bytearray()
+    for chunk in body_chunks(req, 65536):
+        out += chunk
+        if len(out) > limit:
+            break
+    return bytes(out)
+
+
+def content_range(req: falcon.Request) -> tuple[int | None, int | None]:
+    value = req.get_header("Content-Range")
+    if not value:
+        return None, None
+    match = _CONTENT_RANGE.match(value.strip())
+    if not match:
+        raise RegistryError("RANGE_INVALID", "malformed Content-Range", status=416,
+                            detail={"Content-Range": value})
+    return int(match.group(1)), int(match.group(2))
+
+
+def base_url(req: falcon.Request, configured_host: str | None) -> str:
+    if configured_host:
+        return configured_host.rstrip("/")
+    host = req.get_header("Host") or req.host
+    return f"{req.scheme}://{host}"
+
+
+def request_context(req: falcon.Request, configured_host: str | None) -> RequestContext:
+    port = req.env.get("REMOTE_PORT")
+    addr = req.remote_addr or ""
+    if port:
+        addr = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+    principal = getattr(req.context, "principal", None)
+    return RequestContext(
+        id=str(uuid.uuid4()),
+        addr=addr,
+        host=req.get_header("Host") or "",
+        method=req.method,
+        useragent=req.user_agent or "",
+        base_url=base_url(req, configured_host),
+        actor=getattr(principal, "name", None) if principal is not None else None,
+    )

@@ -1,0 +1,35 @@
+"""What every resource shares: the domain, the event bridge, and URL building."""
+
+from __future__ import annotations
+
+import falcon
+
+from services.registry.domain.registry import Registry
+from services.registry.events.bridge import EventBridge, RequestContext
+from services.registry.http.requests import base_url, request_context
+from shared.config import Config
+
+
+class Resource:
+    def __init__(self, registry: Registry, bridge: EventBridge, config: Config):
+        self.registry = registry
+        self.bridge = bridge
+        self.config = config
+
+    def context(self, req: falcon.Request) -> RequestContext:
+        return request_context(req, self.config.http.host)
+
+    def url(self, req: falcon.Request, path: str) -> str:
+        if self.config.http.relativeurls:
+            return path
+        return f"{base_url(req, self.config.http.host)}{path}"
+
+
+class BaseResource(Resource):
+    """``GET /v2/``: the API version check (and the auth challenge, via the middleware)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = "application/json; charset=utf-8"
+        resp.data = b"{}"
+
+    on_head = on_get

@@ -1,0 +1,158 @@
+"""``registry serve``: gunicorn (gthread workers) serving the Falcon app, and a small debug
+server beside it for ``/metrics`` and ``/debug/health``.
+
+The app is built in each worker after the fork (no preloading), so every worker opens its own
+broker connections and caches; the debug server runs in gunicorn's master.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from gunicorn.app.base import BaseApplication
+
+from shared.config import Config
+from shared.logfmt import kv
+
+log = logging.getLogger("registry.server")
+
+
+def bind_address(addr: str) -> str:
+    """``:5000`` -> ``0.0.0.0:5000``; ``[::]:5000`` and ``host:port`` as they are."""
+    return f"0.0.0.0{addr}" if addr.startswith(":") else addr
+
+
+def _storage_healthy(config: Config) -> tuple[bool, str]:
+    try:
+        from services.registry.domain.layout import ROOT
+        from services.registry.storage import PathNotFound, build_driver
+
+        if config.storage.driver == "inmemory":
+            return True, "ok"
+        driver = build_driver(config)
+        try:
+            driver.list(ROOT)
+        except PathNotFound:
+            pass  # an empty registry is healthy
+        return True, "ok"
+    except Exception as exc:  # the health check reports, never raises
+        return False, str(exc)
+
+
+def debug_app(config: Config) -> Any:
+    """``/debug/health`` always; the Prometheus exposition when enabled."""
+
+    def app(environ: dict, start_response: Any) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if config.http.prometheus_enabled and path == config.http.prometheus_path:
+            from shared.metrics import render_latest
+
+            body, content_type = render_latest()
+            start_response("200 OK", [("Content-Type", content_type)])
+            return [body]
+        if path == "/debug/health":
+            ok, detail = _storage_healthy(config)
+            doc = {"status": "ok"} if ok else {"status": "unhealthy", "storage": detail}
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "application/json")])
+            return [json.dumps(doc).encode()]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"404 page not found\n"]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _ThreadingWSGIServer(WSGIServer):
+    daemon_threads = True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        threading.Thread(target=self._handle, args=(request, client_address), daemon=True).start()
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+
+def start_debug_server(config: Config) -> WSGIServer | None:
+    if not config.http.debug_addr:
+        return None
+    host, port = bind_address(config.http.debug_addr).rsplit(":", 1)
+    server = make_server(host.strip("[]"), int(port), debug_app(config),
+                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="debug-server", daemon=True).start()
+    log.info(kv("debug server listening", addr=config.http.debug_addr))
+    return server
+
+
+class RegistryServer(BaseApplication):
+    def __init__(self, config: Config):
+        self.config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        c = self.config
+        settings: dict[str, Any] = {
+            "bind": [bind_address(c.http.addr)],
+            "workers": c.http.workers,
+            "threads": c.http.threads,
+            "worker_class": "gthread",
+            "timeout": 300,  # a slow client pushing a large layer is not a hung worker
+            "graceful_timeout": int(max(c.http.draintimeout, 5.0)),
+            "keepalive": 5,
+            "accesslog": None if c.log.accesslog_disabled else "-",
+            "errorlog": "-",
+            "loglevel": "warning" if c.log.level not in ("debug",) else "debug",
+            "when_ready": self._when_ready,
+            "child_exit": _child_exit,
+            "preload_app": False,
+        }
+        if c.http.tls_certificate and c.http.tls_key:
+            settings["certfile"] = c.http.tls_certificate
+            settings["keyfile"] = c.http.tls_key
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def _when_ready(self, server: Any) -> None:
+        start_debug_server(self.config)
+        log.info(kv("registry listening", addr=self.config.http.addr,
+                    workers=self.config.http.workers, threads=self.config.http.threads))
+
+    def load(self) -> Any:
+        # Runs in each worker after the fork: sinks, caches and drivers are per process.
+        from services.registry.http.app import create_app
+
+        return create_app(self.config)
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from shared.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
+def run(config: Config) -> int:
+    """Serve until stopped; the exit status for the command line."""
+    if config.storage.driver == "inmemory" and config.http.workers > 1:
+        log.warning(kv("inmemory storage is per process; serving with one worker"))
+        config = _one_worker(config)
+    RegistryServer(config).run()
+    return 0
+
+
+def _one_worker(config: Config) -> Config:
+    from dataclasses import replace
+
+    return replace(config, http=replace(config.http, workers=1))
