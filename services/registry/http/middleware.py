@@ -103,7 +103,8 @@ class AuthMiddleware:
             req.context.principal = self.authenticator.authenticate(headers, scope)
         except self.error_type as exc:
             code = getattr(exc, "code", "UNAUTHORIZED")
-            err = RegistryError(code, detail=getattr(exc, "detail", None),
+            err = RegistryError(code, getattr(exc, "message", None),
+                                detail=getattr(exc, "detail", None),
                                 status=getattr(exc, "status", 401))
             challenge = getattr(exc, "challenge", None)
             err.headers = {"WWW-Authenticate": challenge} if challenge else {}  # type: ignore[attr-defined]
