@@ -1,0 +1,101 @@
+"""Both storage drivers honour the same contract."""
+
+import pytest
+
+from services.registry.storage import build_driver
+from services.registry.storage.driver import PathNotFound
+from services.registry.storage.filesystem import FilesystemDriver
+from services.registry.storage.inmemory import InMemoryDriver
+from shared.config import parse_config
+
+
+@pytest.fixture(params=["filesystem", "inmemory"])
+def driver(request, tmp_path):
+    if request.param == "filesystem":
+        return FilesystemDriver(str(tmp_path / "root"))
+    return InMemoryDriver()
+
+
+def test_put_get_stat(driver):
+    driver.put_content("/a/b/c", b"hello")
+    assert driver.get_content("/a/b/c") == b"hello"
+    info = driver.stat("/a/b/c")
+    assert (info.size, info.is_dir) == (5, False)
+    assert driver.stat("/a/b").is_dir
+    driver.put_content("/a/b/c", b"replaced")
+    assert driver.get_content("/a/b/c") == b"replaced"
+
+
+def test_missing_paths_raise_path_not_found(driver):
+    for call in (lambda: driver.get_content("/nope"), lambda: driver.stat("/nope"),
+                 lambda: driver.list("/nope"), lambda: driver.reader("/nope"),
+                 lambda: driver.delete("/nope"), lambda: driver.move("/nope", "/x")):
+        with pytest.raises(PathNotFound):
+            call()
+    assert not driver.exists("/nope")
+
+
+def test_list_gives_full_sorted_child_paths(driver):
+    for p in ("/d/z", "/d/a", "/d/sub/x"):
+        driver.put_content(p, b"1")
+    assert driver.list("/d") == ["/d/a", "/d/sub", "/d/z"]
+
+
+def test_writer_appends_and_cancel_restores(driver):
+    with driver.writer("/up/data") as w:
+        w.write(b"abc")
+        w.commit()
+    w = driver.writer("/up/data", append=True)
+    assert w.size == 3
+    w.write(b"def")
+    w.cancel()
+    w.close()
+    assert driver.get_content("/up/data") == b"abc"
+    w = driver.writer("/up/data", append=True)
+    w.write(b"XYZ")
+    w.commit()
+    w.close()
+    assert driver.get_content("/up/data") == b"abcXYZ"
+
+
+def test_reader_offset(driver):
+    driver.put_content("/f", b"0123456789")
+    with driver.reader("/f", 4) as f:
+        assert f.read() == b"456789"
+
+
+def test_move_replaces_and_delete_removes_trees(driver):
+    driver.put_content("/src/data", b"new")
+    driver.put_content("/dst/data", b"old")
+    driver.move("/src/data", "/dst/data")
+    assert driver.get_content("/dst/data") == b"new"
+    assert not driver.exists("/src/data")
+    driver.put_content("/tree/a/b", b"1")
+    driver.put_content("/tree/c", b"2")
+    driver.delete("/tree")
+    assert not driver.exists("/tree")
+    assert not driver.exists("/tree/a/b")
+
+
+def test_walk_visits_everything(driver):
+    for p in ("/w/a", "/w/b/c"):
+        driver.put_content(p, b"1")
+    assert sorted(i.path for i in driver.walk("/w")) == ["/w/a", "/w/b", "/w/b/c"]
+
+
+def test_filesystem_refuses_path_traversal(tmp_path):
+    d = FilesystemDriver(str(tmp_path))
+    with pytest.raises(ValueError):
+        d.put_content("/a/../../etc/x", b"1")
+
+
+def test_filesystem_local_path_is_under_the_root(tmp_path):
+    d = FilesystemDriver(str(tmp_path))
+    d.put_content("/x/y", b"1")
+    assert d.local_path("/x/y") == str(tmp_path / "x" / "y")
+
+
+def test_build_driver_from_config(tmp_path):
+    fs = build_driver(parse_config({"storage": {"filesystem": {"rootdirectory": str(tmp_path)}}}))
+    assert isinstance(fs, FilesystemDriver) and fs.root == str(tmp_path)
+    assert isinstance(build_driver(parse_config({"storage": {"inmemory": {}}})), InMemoryDriver)
