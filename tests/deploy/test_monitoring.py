@@ -100,7 +100,8 @@ def test_dashboards_have_the_panels_and_variables_asked_for():
     variables = {v["name"] for v in notif["templating"]["list"]}
     assert {"datasource", "endpoint"} <= variables
     exprs = " ".join(e for _, e in promql_names.dashboard_queries(notif))
-    for name in ("sent_total", "failed_total", "dropped_total", "delivery_latency", "queue_depth", "attempts"):
+    for name in ("sent_total", "failed_total", "dropped_total", "delivery_latency",
+                 "queue_depth", "attempts"):
         assert f"registry_notifications_{name}" in exprs
     registry = json.loads((REPO / "dashboards" / "registry.json").read_text())
     exprs = " ".join(e for _, e in promql_names.dashboard_queries(registry))
