@@ -129,10 +129,10 @@ class RedisBlobDescriptorCache(BlobDescriptorCache):
     def _failed(self, exc: Exception) -> None:
         CACHE_ERRORS.inc()
         if not isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-            # Redis answered, with an error (a key of the wrong type, say): not an outage.
+            # Redis answered, with an error (a key of the wrong type, say): it is reachable,
+            # so this is a miss, not an outage.
             log.debug(kv("blob descriptor cache error", cache="redis", error=exc))
-            with self._lock:
-                self._probing = False
+            self._succeeded()
             return
         with self._lock:
             went_down = self._available

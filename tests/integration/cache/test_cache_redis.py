@@ -177,3 +177,16 @@ def test_redis_stops_and_comes_back(caplog: pytest.LogCaptureFixture):
         if proc.poll() is None:
             _stop(proc)
 
+
+
+def test_redis_error_reply_is_a_miss_not_an_outage(cache: RedisBlobDescriptorCache,
+                                                   raw: redis.Redis,
+                                                   caplog: pytest.LogCaptureFixture):
+    dg = digest()
+    raw.set(f"blobs::{dg}", "not a hash")  # WRONGTYPE for HMGET
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    errors = CACHE_ERRORS._value.get()
+    assert cache.get(dg) is None
+    assert CACHE_ERRORS._value.get() - errors == 1
+    assert cache.available and DOWN not in caplog.text
+    raw.delete(f"blobs::{dg}")

@@ -110,3 +110,24 @@ def test_build_cache_from_config():
     cache = build_cache(cfg)
     assert isinstance(cache, InMemoryBlobDescriptorCache)
     assert cache.descriptors.capacity == 7
+
+
+def test_redis_client_options_from_config():
+    from services.registry.cache.redis_cache import client_from_config
+    from shared.config import RedisConfig
+
+    client = client_from_config(RedisConfig(addrs=("cache.example:6380",), username="u",
+                                            password="p", db=3, dialtimeout=0.25,
+                                            readtimeout=1.5, writetimeout=2.0, maxactive=7))
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("cache.example", 6380, 3)
+    assert (kwargs["username"], kwargs["password"]) == ("u", "p")
+    assert kwargs["socket_connect_timeout"] == 0.25
+    assert kwargs["socket_timeout"] == 2.0  # one timeout both ways: the longer
+    assert pool.max_connections == 7
+    defaults = client_from_config(RedisConfig(addrs=("redis",))).connection_pool
+    assert (defaults.connection_kwargs["host"], defaults.connection_kwargs["port"]) == \
+        ("redis", 6379)
+    assert defaults.connection_kwargs["socket_connect_timeout"] == 5.0
+    assert defaults.connection_kwargs["socket_timeout"] == 3.0
