@@ -1,0 +1,110 @@
+"""Real ``registry serve`` processes: two on one storage root finishing one upload, the
+debug server, and uploads cut off by a client or a crash leaving no blob behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import time
+
+import pytest
+import requests
+
+from tests.integration.registry.registry_procs import ServeProcess
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def pair(tmp_path):
+    root = tmp_path / "root"
+    a = ServeProcess(root, tmp_path, "a").start()
+    b = ServeProcess(root, tmp_path, "b").start()
+    yield a, b
+    a.kill()
+    b.kill()
+
+
+def _blob_files(root):
+    for _dirpath, _, files in os.walk(root / "docker" / "registry" / "v2" / "blobs"):
+        yield from files
+
+
+def test_one_chunked_upload_across_two_processes(pair, tmp_path):
+    a, b = pair
+    data = os.urandom(2 * 1024 * 1024 + 123)
+    half = 1024 * 1024
+    r = requests.post(f"{a.url}/v2/shared/repo/blobs/uploads/")
+    assert r.status_code == 202
+    path = r.headers["Location"].split(f":{a.port}", 1)[1]
+    r = requests.patch(f"{a.url}{path}", data=data[:half],
+                       headers={"Content-Range": f"0-{half - 1}",
+                                "Content-Type": "application/octet-stream"})
+    assert r.status_code == 202 and r.headers["Range"] == f"0-{half - 1}"
+    # The other process sees the same offset and takes the rest.
+    r = requests.get(f"{b.url}{path}")
+    assert r.status_code == 204 and r.headers["Range"] == f"0-{half - 1}"
+    r = requests.patch(f"{b.url}{path}", data=data[half:half + 1000],
+                       headers={"Content-Range": f"{half}-{half + 999}"})
+    assert r.status_code == 202
+    # An out-of-order chunk on the first process is refused: it sees the second's progress.
+    r = requests.patch(f"{a.url}{path}", data=b"x" * 10, headers={"Content-Range": f"{half}-{half + 9}"})
+    assert r.status_code == 416 and r.headers["Range"] == f"0-{half + 999}"
+    r = requests.put(f"{a.url}{path}", params={"digest": sha256(data)}, data=data[half + 1000:])
+    assert r.status_code == 201, r.text
+    for proc in (a, b):
+        got = requests.get(f"{proc.url}/v2/shared/repo/blobs/{sha256(data)}")
+        assert got.status_code == 200 and got.content == data
+    # sendfile serves ranges too
+    got = requests.get(f"{b.url}/v2/shared/repo/blobs/{sha256(data)}", headers={"Range": "bytes=5-9"})
+    assert got.status_code == 206 and got.content == data[5:10]
+
+
+def test_debug_server_health_and_metrics(pair):
+    a, _ = pair
+    requests.get(f"{a.url}/v2/")
+    r = requests.get(f"http://127.0.0.1:{a.debug_port}/debug/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = requests.get(f"http://127.0.0.1:{a.debug_port}/metrics")
+    assert r.status_code == 200
+    assert 'registry_http_requests_total{code="200",handler="base",method="GET"}' in r.text
+
+
+def test_client_cut_off_mid_upload_leaves_no_blob(pair, tmp_path):
+    a, _ = pair
+    data = os.urandom(1024 * 1024)
+    with socket.create_connection(("127.0.0.1", a.port)) as s:
+        s.sendall((f"POST /v2/cut/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\n"
+                   f"Host: 127.0.0.1\r\nContent-Length: {len(data)}\r\n\r\n").encode())
+        s.sendall(data[: len(data) // 2])
+    time.sleep(0.5)
+    assert requests.head(f"{a.url}/v2/cut/blobs/{sha256(data)}").status_code == 404
+    assert list(_blob_files(tmp_path / "root")) == []
+
+
+def test_crash_mid_upload_leaves_no_blob(tmp_path):
+    root = tmp_path / "root"
+    proc = ServeProcess(root, tmp_path, "crash").start()
+    data = os.urandom(1024 * 1024)
+    try:
+        with socket.create_connection(("127.0.0.1", proc.port)) as s:
+            s.sendall((f"POST /v2/crash/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\n"
+                       f"Host: 127.0.0.1\r\nContent-Length: {len(data)}\r\n\r\n").encode())
+            s.sendall(data[: len(data) // 2])
+            time.sleep(0.3)
+            proc.kill(signal.SIGKILL)
+    finally:
+        proc.kill(signal.SIGKILL)
+    assert list(_blob_files(root)) == []
+    again = ServeProcess(root, tmp_path, "again").start()
+    try:
+        assert requests.head(f"{again.url}/v2/crash/blobs/{sha256(data)}").status_code == 404
+        r = requests.post(f"{again.url}/v2/crash/blobs/uploads/", params={"digest": sha256(data)},
+                          data=data)
+        assert r.status_code == 201
+    finally:
+        again.kill()
