@@ -306,3 +306,70 @@ def test_wrong_credentials_get_401_with_basic_challenge(auth_registry, auth):
     assert r.status_code == 201, r.text
     assert requests.get(f"{reg.url}/v2/{repo}/blobs/{digest_of(data)}",
                         auth=good).content == data
+
+
+def test_claiming_an_existing_digest_needs_its_bytes(module_registry):
+    """Wrong bytes under the digest of a blob the registry holds: refused, nothing linked."""
+    reg = module_registry
+    secret = os.urandom(4096)
+    digest = push_blob(reg, "bad/owner", secret)
+    with storage_unchanged(reg, "bad/claimer"):
+        r = requests.put(start_upload(reg, "bad/claimer"), params={"digest": digest},
+                         data=b"not the owner's bytes")
+        assert r.status_code == 400
+        assert error_codes(r) == ["DIGEST_INVALID"]
+        r = requests.post(f"{reg.url}/v2/bad/claimer/blobs/uploads/", params={"digest": digest},
+                          data=b"not the owner's bytes either")
+        assert r.status_code == 400
+        assert error_codes(r) == ["DIGEST_INVALID"]
+    assert_no_blob(reg, "bad/claimer", digest)
+    assert requests.get(f"{reg.url}/v2/bad/owner/blobs/{digest}").content == secret
+
+
+def test_cancelled_upload_is_gone(module_registry):
+    reg, repo = module_registry, "bad/cancelled"
+    with storage_unchanged(reg, repo):
+        location = start_upload(reg, repo)
+        first = requests.patch(location, data=b"0123456789", headers={
+            "Content-Range": "0-9", "Content-Type": "application/octet-stream"})
+        assert first.status_code == 202
+        location = first.headers["Location"]
+        location = location if location.startswith("http") else reg.url + location
+        assert requests.delete(location).status_code == 204
+        for method in ("GET", "PATCH", "PUT"):
+            r = requests.request(method, location, data=b"more",
+                                 params={"digest": digest_of(b"0123456789more")})
+            assert r.status_code == 404, (method, r.status_code)
+            assert error_codes(r) == ["BLOB_UPLOAD_UNKNOWN"]
+    assert_no_blob(reg, repo, digest_of(b"0123456789"), digest_of(b"0123456789more"))
+
+
+def test_unsatisfiable_range_is_416(module_registry):
+    reg, repo = module_registry, "bad/range"
+    data = os.urandom(1000)
+    digest = push_blob(reg, repo, data)
+    part = requests.get(f"{reg.url}/v2/{repo}/blobs/{digest}", headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.content == data[10:20]
+    assert part.headers["Content-Range"] == "bytes 10-19/1000"
+    r = requests.get(f"{reg.url}/v2/{repo}/blobs/{digest}", headers={"Range": "bytes=1000-"})
+    assert r.status_code == 416
+
+
+def test_delete_disabled_is_405_unsupported(start_registry, skopeo, tmp_path):
+    from tests.e2e.oci import write_image
+    from tests.e2e.test_skopeo import copy
+
+    reg = start_registry(delete_enabled=False)
+    image = write_image(tmp_path / "src", "v1", [1000])
+    copy(skopeo, f"oci:{tmp_path / 'src'}:v1", f"docker://{reg.host}/nodelete/app:v1")
+    with storage_unchanged(reg, "nodelete/app"):
+        failed = skopeo("delete", "--tls-verify=false", f"docker://{reg.host}/nodelete/app:v1",
+                        check=False)
+        assert failed.returncode != 0
+        for path in (f"manifests/{image.manifest_digest}", f"blobs/{image.layer_digests[0]}"):
+            r = requests.delete(f"{reg.url}/v2/nodelete/app/{path}")
+            assert r.status_code == 405, (path, r.status_code)
+            assert error_codes(r) == ["UNSUPPORTED"]
+    assert requests.head(f"{reg.url}/v2/nodelete/app/manifests/v1",
+                         headers={"Accept": OCI_MANIFEST}).status_code == 200
