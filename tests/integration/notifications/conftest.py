@@ -1,0 +1,85 @@
+"""Fixtures for the notification tests: brokers, receivers, deployments, notifier processes.
+
+RabbitMQ and Redis are the machine's (``rabbitmq_url`` and ``redis_addr`` from tests/conftest.py
+fail the test when missing); each test gets its own exchange and endpoint names, and removes its
+queues afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.notifications.support import (
+    Deployment,
+    PrivateRabbit,
+    Process,
+    Receiver,
+    start_notifier,
+)
+
+
+
+@pytest.fixture
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    made: list[Receiver] = []
+
+    def make(**kwargs: Any) -> Receiver:
+        receiver = Receiver(**kwargs)
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+def deployments(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
+    made: list[Deployment] = []
+
+    def make(broker_url: str | None, endpoints: list[dict], name: str = "d", **kw: Any
+             ) -> Deployment:
+        deployment = Deployment(tmp_path / name, broker_url, endpoints, **kw)
+        made.append(deployment)
+        return deployment
+
+    yield make
+    for deployment in made:
+        deployment.close()
+
+
+@pytest.fixture
+def notifiers() -> Iterator[Callable[..., Process]]:
+    started: list[Process] = []
+
+    def start(deployment: Deployment, name: str = "notifier") -> Process:
+        process = start_notifier(deployment, name)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def redis_url(redis_addr: str) -> str:
+    return f"redis://{redis_addr}/7"
+
+
+@pytest.fixture
+def private_rabbit() -> Iterator[PrivateRabbit]:
+    node = PrivateRabbit()
+    node.start()
+    yield node
+    node.destroy()

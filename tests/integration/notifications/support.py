@@ -1,0 +1,378 @@
+"""Real parts for the notification tests: webhook receivers, notifier processes, a private
+RabbitMQ node, configs, and events published through the registry's own publisher."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from kombu import Connection
+
+from services.registry.events import build_sink
+from shared.broker import dead_queue_name, endpoint_queue_name, retry_queue_name, retry_steps
+from shared.config import Config, load_config
+from shared.events import BLOB_MEDIA_TYPE, Event, RequestRecord, Source, Target
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+REGISTRY = Path(sys.executable).parent / "registry"
+MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, message: str = "condition",
+               interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- receivers
+
+
+@dataclass
+class Recorded:
+    at: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+Responder = Callable[[Recorded, int], tuple[int, dict[str, str]]]
+
+
+class Receiver:
+    """A threaded HTTP server that records every request. ``respond(request, n)`` (n counts
+    from 1) gives the status and headers; ``delay`` seconds pass before each answer."""
+
+    def __init__(self, respond: Responder | None = None, delay: float = 0.0,
+                 ssl_context: Any = None):
+        self.requests: list[Recorded] = []
+        self.respond = respond or (lambda _r, _n: (200, {}))
+        self.delay = delay
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                record = Recorded(time.time(), "POST", self.path, dict(self.headers.items()),
+                                  self.rfile.read(length))
+                with receiver.lock:
+                    receiver.requests.append(record)
+                    n = len(receiver.requests)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                status, headers = receiver.respond(record, n)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        scheme = "http"
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> list[Recorded]:
+        with self.lock:
+            return list(self.requests)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [r.json for r in self.snapshot()]
+
+    def ids(self) -> list[str]:
+        return [r.json["id"] for r in self.snapshot()]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Recorded]:
+        wait_until(lambda: len(self.requests) >= count, timeout,
+                   f"{count} requests (got {len(self.requests)})")
+        return self.snapshot()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---------------------------------------------------------------- configs and events
+
+
+def endpoint(name: str, url: str, **options: Any) -> dict[str, Any]:
+    """An endpoint entry with fast test timings unless overridden."""
+    entry = {"name": name, "url": url, "timeout": "2s", "threshold": 3, "backoff": "50ms"}
+    entry.update(options)
+    return entry
+
+
+@dataclass
+class Deployment:
+    """One config file (broker, exchange, endpoints) and the registry-side publisher for it."""
+
+    workdir: Path
+    broker_url: str | None
+    endpoints: list[dict[str, Any]]
+    exchange: str = field(default_factory=lambda: f"test.{uuid.uuid4().hex[:10]}")
+    debug_port: int = field(default_factory=free_port)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = self.workdir / "config.yml"
+        self.write()
+        self._sink = None
+
+    def write(self) -> None:
+        broker: dict[str, Any] = {"exchange": self.exchange}
+        if self.broker_url:
+            broker["url"] = self.broker_url
+        doc = {
+            "version": 0.1,
+            "log": {"level": "info"},
+            "storage": {"filesystem": {"rootdirectory": str(self.workdir / "root")}},
+            "http": {"addr": f"127.0.0.1:{free_port()}",
+                     "debug": {"addr": f"127.0.0.1:{self.debug_port}",
+                               "prometheus": {"enabled": True}}},
+            "notifications": {"broker": broker, "endpoints": self.endpoints},
+        }
+        for key, value in self.extra.items():
+            doc[key] = value
+        self.config_path.write_text(yaml.safe_dump(doc))
+
+    @property
+    def config(self) -> Config:
+        return load_config(self.config_path, environ={})
+
+    @property
+    def sink(self):
+        if self._sink is None:
+            self._sink = build_sink(self.config)
+        return self._sink
+
+    def publish(self, *events: Event) -> None:
+        for event in events:
+            self.sink.write(event)
+
+    def metrics(self) -> str:
+        return requests.get(f"http://127.0.0.1:{self.debug_port}/metrics", timeout=5).text
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([str(REGISTRY), *args[:1], str(self.config_path), *args[1:]],
+                              capture_output=True, text=True, timeout=timeout, env=clean_env(),
+                              cwd=REPO_ROOT)
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+        if self.broker_url:
+            delete_topology(self.broker_url, self.exchange, self.config)
+
+
+def delete_topology(url: str, exchange: str, config: Config) -> None:
+    """Remove what a test declared on the shared broker."""
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            channel = conn.channel()
+            for ep in config.notifications.endpoints:
+                names = [endpoint_queue_name(ep.name), dead_queue_name(ep.name)]
+                names += [retry_queue_name(ep.name, d) for d in retry_steps(ep)]
+                for name in names:
+                    try:
+                        channel.queue_delete(name)
+                    except Exception:
+                        channel = conn.channel()
+            for suffix in ("", ".requeue", ".delay", ".dead"):
+                try:
+                    channel.exchange_delete(exchange + suffix)
+                except Exception:
+                    channel = conn.channel()
+    except Exception:
+        pass  # best effort: a stopped private broker takes its queues with it
+
+
+def make_event(action: str = "push", kind: str = "manifest", repository: str = "library/app",
+               tag: str | None = "latest", method: str | None = None,
+               media_type: str | None = None, digest: str | None = None) -> Event:
+    digest = digest or "sha256:" + uuid.uuid4().hex * 2
+    if kind == "blob":
+        media_type = media_type or BLOB_MEDIA_TYPE
+        tag = None
+    elif kind == "manifest":
+        media_type = media_type or MANIFEST_MEDIA_TYPE
+    url_kind = "blobs" if kind == "blob" else "manifests"
+    target = Target(repository=repository, digest=digest, media_type=media_type, size=561,
+                    url=f"http://127.0.0.1:5000/v2/{repository}/{url_kind}/{digest}", tag=tag)
+    if action == "delete":
+        target = Target(repository=repository, digest=None if kind == "tag" else digest,
+                        tag=tag if kind == "tag" else None)
+    if action == "mount":
+        target.from_repository = "library/other"
+    method = method or {"push": "PUT", "pull": "GET", "delete": "DELETE", "mount": "POST"}[action]
+    return Event(
+        kind=kind, action=action, target=target,
+        request=RequestRecord(id=str(uuid.uuid4()), addr="192.168.1.100:54321",
+                              host="localhost:5000", method=method, useragent="docker/24.0.0"),
+        source=Source(addr="localhost:5000", instance_id="instance-id-123"),
+        actor="username",
+    )
+
+
+# ---------------------------------------------------------------- notifier processes
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("REGISTRY_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A ``registry`` subprocess with its output in a log file."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen([str(REGISTRY), *args], stdout=log,
+                                         stderr=subprocess.STDOUT, env=env or clean_env(),
+                                         cwd=REPO_ROOT, start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 20.0) -> None:
+        def seen() -> bool:
+            if self.proc.poll() is not None and text not in self.log():
+                raise AssertionError(f"process exited: {self.log()[-3000:]}")
+            return text in self.log()
+
+        wait_until(seen, timeout, f"log line {text!r}", interval=0.05)
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        self.signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.proc.wait(5)
+
+
+def start_notifier(deployment: Deployment, name: str = "notifier") -> Process:
+    log_path = deployment.workdir / f"{name}.log"
+    process = Process(["notifier", str(deployment.config_path)], log_path)
+    for ep in deployment.endpoints:
+        if not ep.get("disabled"):
+            process.wait_log(f"consuming endpoint={ep['name']} ")
+    return process
+
+
+# ---------------------------------------------------------------- a private RabbitMQ node
+
+
+class PrivateRabbit:
+    """A RabbitMQ node of our own (ports, data and epmd), so a test can stop and start it
+    without touching the machine's broker."""
+
+    def __init__(self) -> None:
+        # Under /tmp directly: rabbitmq-server runs as the rabbitmq user, and pytest's own
+        # temporary folders are private to us.
+        self.dir = Path(tempfile.mkdtemp(prefix="private-rabbit-"))
+        self.port, dist, epmd = free_port(), free_port(), free_port()
+        self.node = f"rtest{uuid.uuid4().hex[:8]}@localhost"
+        (self.dir / "rabbitmq.conf").write_text("loopback_users = none\n")
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        self.env = dict(
+            os.environ,
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(dist),
+            RABBITMQ_MNESIA_BASE=str(self.dir / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.dir / "log"),
+            RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.dir / "enabled_plugins"),
+            RABBITMQ_PID_FILE=str(self.dir / "pid"),
+            ERL_EPMD_PORT=str(epmd),
+        )
+        os.chmod(self.dir, 0o755)
+        if os.geteuid() == 0:  # rabbitmq-server drops to the rabbitmq user: let it write here
+            for path in (self.dir, *self.dir.iterdir()):
+                shutil.chown(path, "rabbitmq")
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.server: subprocess.Popen | None = None
+
+    def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(["rabbitmqctl", "-n", self.node, *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self) -> None:
+        with open(self.dir / "server.out", "ab") as out:
+            self.server = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=out,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready() -> bool:
+            if self.server is not None and self.server.poll() is not None:
+                raise AssertionError("private rabbitmq exited: "
+                                     + (self.dir / "server.out").read_text()[-2000:])
+            return self.ctl("await_startup", "--timeout", "30").returncode == 0
+
+        wait_until(ready, 60, "private RabbitMQ to start", interval=0.3)
+
+    def stop(self) -> None:
+        self.ctl("shutdown")
+        if self.server is not None:
+            try:
+                self.server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.server.pid, signal.SIGKILL)
+
+    def destroy(self) -> None:
+        self.stop()
+        subprocess.run(["epmd", "-kill"], env=self.env, capture_output=True, timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
