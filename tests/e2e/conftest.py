@@ -5,14 +5,15 @@
 - ``start_registry``: a factory for tests that need several servers, other settings, or to serve
   one root with one server after the other.
 - A server's log is printed when the test using it fails.
-- With ``CI=true`` a missing tool (skopeo, umoci, docker-registry) fails the test; elsewhere it
-  skips it.
+- With ``CI=true`` a missing tool (skopeo, umoci, docker-registry) or client library
+  (helm_python, oras) fails the test; elsewhere it skips it.
 - ``E2E_REGISTRY=reference`` replaces this registry by the reference everywhere, to check the
   tests themselves against distribution (the referrers API and a few 1.1 details then fail).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -37,6 +38,17 @@ def require_tool(name: str) -> str:
     if in_ci():
         pytest.fail(f"CI=true: {message}")
     pytest.skip(message)
+
+
+def require_module(name: str):
+    """Import a client library of the ``test`` extra; missing, it fails in CI like a tool."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"{name} is not importable ({exc}); pip install -e '.[test]'"
+        if in_ci():
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message, allow_module_level=True)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.e2e.conftest import require_module
+
 pytestmark = pytest.mark.e2e
 
-helm = pytest.importorskip("helm_python")
+helm = require_module("helm_python")
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 HELM_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"

@@ -8,10 +8,12 @@ import json
 import pytest
 import requests
 
+from tests.e2e.conftest import require_module
+
 pytestmark = pytest.mark.e2e
 
-oras_client = pytest.importorskip("oras.client")
-oras_oci = pytest.importorskip("oras.oci")
+oras_client = require_module("oras.client")
+oras_oci = require_module("oras.oci")
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
