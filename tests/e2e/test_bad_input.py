@@ -106,30 +106,48 @@ def test_malformed_digest_is_400_not_500(module_registry):
         assert error_codes(r) == ["DIGEST_INVALID"]
 
 
+def send_truncated(registry, method: str, path: str, data: bytes, headers: dict) -> bytes:
+    """Promise ``len(data)`` bytes, send half, stop sending; returns the raw answer."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in {
+        "Host": registry.host, "Content-Type": "application/octet-stream",
+        "Content-Length": str(len(data)), "Connection": "close", **headers}.items())
+    with socket.create_connection(("127.0.0.1", registry.port), timeout=20) as sock:
+        sock.sendall(f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode() + data[: len(data) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return answer
+
+
+def assert_refused_truncation(answer: bytes) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    codes = error_codes(json.loads(body))
+    assert set(codes) <= {"SIZE_INVALID", "DIGEST_INVALID", "BLOB_UPLOAD_INVALID"}, codes
+
+
 def test_truncated_body_leaves_no_blob(module_registry):
     """Content-Length promises 64 KiB, 32 KiB arrive, the client stops sending."""
     reg, repo = module_registry, "bad/truncated"
     data = os.urandom(64 * 1024)
     digest = digest_of(data)
     with storage_unchanged(reg, repo):
-        location = start_upload(reg, repo)
-        path = location.split(reg.host, 1)[1]
+        # The final PUT of an upload.
+        path = start_upload(reg, repo).split(reg.host, 1)[1]
         sep = "&" if "?" in path else "?"
-        head = (
-            f"PUT {path}{sep}digest={digest} HTTP/1.1\r\nHost: {reg.host}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode()
-        with socket.create_connection(("127.0.0.1", reg.port), timeout=20) as sock:
-            sock.sendall(head + data[: len(data) // 2])
-            sock.shutdown(socket.SHUT_WR)
-            answer = b""
-            with contextlib.suppress(TimeoutError, ConnectionResetError):
-                while chunk := sock.recv(65536):
-                    answer += chunk
-        status_line = answer.split(b"\r\n", 1)[0]
-        assert not status_line.startswith(b"HTTP/1.1 2"), answer[:300]
-    assert_no_blob(reg, repo, digest)
+        assert_refused_truncation(send_truncated(reg, "PUT", f"{path}{sep}digest={digest}",
+                                                 data, {}))
+        # A PATCH chunk: the upload keeps none of the partial bytes.
+        location = start_upload(reg, repo)
+        answer = send_truncated(reg, "PATCH", location.split(reg.host, 1)[1], data,
+                                {"Content-Range": f"0-{len(data) - 1}"})
+        assert_refused_truncation(answer)
+        status = requests.get(location)
+        assert status.status_code == 204
+        assert status.headers["Range"] == "0-0"  # nothing kept (the reference's empty form)
+    assert_no_blob(reg, repo, digest, digest_of(data[: len(data) // 2]))
 
 
 def test_out_of_order_and_overlapping_chunks_get_416(module_registry):
