@@ -160,6 +160,21 @@ class ManifestStore:
             # Stored by someone else (schema1, an unknown type): still serve the bytes.
             return Manifest(digest=digest, media_type=_sniff(content), content=content)
 
+    def platform_child(self, repo: str, index: Manifest, os: str,
+                       architecture: str) -> Manifest | None:
+        try:
+            children = json.loads(index.content).get("manifests") or []
+        except ValueError:
+            return None
+        for child in children:
+            platform = child.get("platform") or {}
+            if platform.get("os") == os and platform.get("architecture") == architecture:
+                try:
+                    return self.get(repo, child.get("digest", ""))
+                except RegistryError:
+                    return None
+        return None
+
     # ------------------------------------------------------------ writing
     def put(self, repo: str, reference: str, content: bytes, content_type: str | None) -> Manifest:
         if len(content) > MAX_MANIFEST_SIZE:

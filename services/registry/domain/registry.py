@@ -74,6 +74,11 @@ class Registry:
     def get_manifest(self, repo: str, reference: str) -> Manifest:
         return self.manifests.get(check_name(repo), reference)
 
+    def platform_manifest(self, repo: str, index: Manifest, os: str,
+                          architecture: str) -> Manifest | None:
+        """The child of an index for one platform, when the index lists it and it is here."""
+        return self.manifests.platform_child(check_name(repo), index, os, architecture)
+
     def put_manifest(self, repo: str, reference: str, content: bytes,
                      content_type: str | None) -> Manifest:
         return self.manifests.put(check_name(repo), reference, content, content_type)

@@ -155,3 +155,30 @@ def test_subject_and_referrers(api):
     assert len(r.json["manifests"]) == 1
     assert api.simulate_get(f"/v2/r/referrers/{sha256(b'none')}").json["manifests"] == []
     assert error_code(api.simulate_get("/v2/r/referrers/sha256:bad")) == "DIGEST_INVALID"
+
+
+def test_accept_negotiation(api):
+    digest, body = api.push_image("n", "v1")
+    ok = [None, OCI_MANIFEST, f"{DOCKER_MANIFEST}, {OCI_MANIFEST}", "*/*", "application/json"]
+    for accept in ok:
+        headers = {"Accept": accept} if accept else {}
+        r = api.simulate_get("/v2/n/manifests/v1", headers=headers)
+        assert r.status_code == 200 and r.content == body, accept
+    api.clear()
+    r = api.simulate_get("/v2/n/manifests/v1", headers={"Accept": DOCKER_MANIFEST})
+    assert r.status_code == 404 and error_code(r) == "MANIFEST_UNKNOWN"
+    assert api.events == []
+
+
+def test_index_falls_back_to_the_linux_amd64_image_for_clients_without_index_support(api):
+    digest, body = api.push_image("n", "amd")
+    idx = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body),
+         "platform": {"os": "linux", "architecture": "amd64"}}]}).encode()
+    assert api.simulate_put("/v2/n/manifests/multi", body=idx,
+                            headers={"Content-Type": OCI_INDEX}).status_code == 201
+    r = api.simulate_get("/v2/n/manifests/multi", headers={"Accept": OCI_MANIFEST})
+    assert r.status_code == 200 and r.content == body
+    assert r.headers["Docker-Content-Digest"] == digest
+    r = api.simulate_get("/v2/n/manifests/multi", headers={"Accept": f"{OCI_INDEX},{OCI_MANIFEST}"})
+    assert r.content == idx

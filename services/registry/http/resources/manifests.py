@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import falcon
 
-from services.registry.domain.manifests import MAX_MANIFEST_SIZE
+from services.registry.domain.errors import RegistryError
+from services.registry.domain.manifests import MAX_MANIFEST_SIZE, Manifest
+from services.registry.domain.mediatypes import INDEX_TYPES
+from services.registry.http.negotiation import accepted_types, reads_images
 from services.registry.http.requests import read_limited
 from services.registry.http.resources.base import Resource
 
@@ -16,9 +19,10 @@ def _tag(reference: str) -> str | None:
 class ManifestResource(Resource):
     def _serve(self, req: falcon.Request, resp: falcon.Response, name: str, reference: str,
                body: bool) -> None:
-        # Served as stored, whatever Accept says: there is no schema1 to convert to, and
-        # clients that cannot read the type tell from Content-Type (as distribution 3 does).
         manifest = self.registry.get_manifest(name, reference)
+        accepted = accepted_types([req.get_header("Accept") or ""])
+        if accepted is not None and manifest.media_type not in accepted:
+            manifest = self._fallback(name, manifest, accepted)
         resp.content_type = manifest.media_type
         resp.set_header("Docker-Content-Digest", manifest.digest)
         resp.set_header("ETag", f'"{manifest.digest}"')
@@ -28,6 +32,15 @@ class ManifestResource(Resource):
             resp.content_length = manifest.size
         self.bridge.manifest_pulled(self.context(req), name, manifest.descriptor,
                                     _tag(reference), manifest.references)
+
+    def _fallback(self, name: str, manifest: Manifest, accepted: set[str]) -> Manifest:
+        if manifest.media_type in INDEX_TYPES and reads_images(accepted):
+            child = self.registry.platform_manifest(name, manifest, "linux", "amd64")
+            if child is not None and child.media_type in accepted:
+                return child
+        raise RegistryError("MANIFEST_UNKNOWN",
+                            f"{manifest.media_type} found, but the Accept header does not "
+                            "support it", detail={"digest": manifest.digest})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str,
                reference: str) -> None:
