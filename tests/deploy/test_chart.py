@@ -1,0 +1,367 @@
+"""The Helm chart, rendered by Helm's SDK: lint, Kubernetes schemas (strict), the Prometheus
+operator objects, and that config and secrets reach the containers the way the registry reads
+them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from shared.config import load_config
+from tests.deploy import chart as c
+from tests.deploy.tools import REPO, module, run, tool
+
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
+KUBERNETES_VERSIONS = ("1.25.0", "latest")
+
+# Secrets the production values name but leave to the user to create.
+USER_SECRETS = {
+    "registry-broker": {"url": "amqp://registry:broker-pw@rabbitmq.messaging.svc:5672/registry"},
+    "registry-redis": {"redis-password": "redis-pw"},
+    "registry-http": {"http-secret": "0123456789abcdef"},
+    "registry-htpasswd": {"htpasswd": "admin:$2y$05$abcdefghijklmnopqrstuv"},
+    "ci-webhook": {"authorization": "Bearer ci-token", "signing-secret": "whsec_cisecret"},
+}
+
+# Everything given inline: the chart keeps it in its own Secrets.
+INLINE = {
+    "broker": {"url": "amqp://u:inline-broker-pw@mq.example:5672/"},
+    "rabbitmq": {"enabled": False},
+    "redis": {"addr": "redis.example:6379", "password": "inline-redis-pw"},
+    "httpSecret": {"value": "inline-http-secret"},
+    "auth": {"htpasswd": {"enabled": True, "contents": "bob:$2y$05$inlinehash"}},
+    "registry": {"replicas": 3},
+    "notifications": {
+        "endpoints": [
+            {
+                "name": "hooks.ci",
+                "url": "http://ci.example/hook",
+                "headers": {"X-Plain": ["visible"]},
+                "secretHeaders": [
+                    {"name": "Authorization", "value": "Bearer inline-token"},
+                    {"name": "X-Api-Key", "existingSecret": "api-keys", "key": "ci"},
+                ],
+                "signingSecret": {"value": "whsec_inline"},
+            },
+            {"name": "plain", "url": "https://plain.example/", "disabled": True},
+        ]
+    },
+    "ingress": {"enabled": True, "className": "nginx",
+                "tls": [{"secretName": "t", "hosts": ["registry.example.com"]}]},
+    "monitoring": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True},
+                   "dashboards": {"enabled": True}},
+}
+INLINE_USER_SECRETS = {"api-keys": {"ci": "key-from-user-secret"}}
+
+S3 = {
+    "storage": {
+        "driver": "s3",
+        "s3": {"bucket": "blobs", "region": "eu-west-1", "existingSecret": "s3-keys"},
+    },
+    "registry": {"autoscaling": {"enabled": True}},
+}
+
+
+@pytest.fixture(scope="module")
+def chart():
+    with c.load_chart() as loaded:
+        yield loaded
+
+
+def production() -> dict:
+    return yaml.safe_load(c.PRODUCTION_VALUES.read_text())
+
+
+VALUE_SETS = {"default": dict, "production": production, "inline": lambda: INLINE, "s3": lambda: S3}
+
+
+@pytest.fixture(scope="module", params=sorted(VALUE_SETS))
+def rendered(request, chart):
+    return request.param, c.render(chart, VALUE_SETS[request.param]())
+
+
+# ---------------------------------------------------------------- Helm and Kubernetes validity
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_SETS))
+def test_helm_lint_strict_finds_nothing(values):
+    report = c.helm().lint(str(c.CHART), VALUE_SETS[values](), strict=True)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def test_every_object_validates_against_kubernetes_schemas_strictly(rendered):
+    kubernetes_validate = module("kubernetes_validate", "kubernetes-validate")
+    name, objects = rendered
+    checked, errors = 0, []
+    for obj in objects:
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # CRDs: no schema in kubernetes-validate; checked structurally below
+        for version in KUBERNETES_VERSIONS:
+            version = kubernetes_validate.latest_version() if version == "latest" else version
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                where = f"{obj['kind']}/{obj['metadata']['name']} {'.'.join(map(str, exc.path))}"
+                errors.append(f"{name} values, Kubernetes {version}: {where}: {exc.message}")
+        checked += 1
+    assert errors == []
+    assert checked >= 10
+
+
+def test_the_objects_asked_for_are_there(chart):
+    objects = c.render(chart, production())
+    kinds = sorted(o["kind"] for o in objects)
+    for kind, count in {"Deployment": 2, "HorizontalPodAutoscaler": 2, "PodDisruptionBudget": 2,
+                        "Service": 3, "Ingress": 1, "ConfigMap": 3, "PersistentVolumeClaim": 1,
+                        "ServiceMonitor": 1, "PrometheusRule": 1}.items():
+        assert kinds.count(kind) == count, kind
+    # Autoscaled Deployments leave replicas to the HPA.
+    for deployment in c.find(objects, "Deployment"):
+        assert "replicas" not in deployment["spec"]
+    hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in c.find(objects, "HorizontalPodAutoscaler")}
+    assert hpa_targets == {"registry", "registry-notifier"}
+    # The production values use an external broker: no RabbitMQ in the release.
+    assert not c.find(objects, "StatefulSet")
+
+
+def test_services_and_ingress_point_at_real_pods_and_ports(rendered):
+    _, objects = rendered
+    workloads = c.find(objects, "Deployment") + c.find(objects, "StatefulSet")
+    for service in c.find(objects, "Service"):
+        selector = service["spec"]["selector"]
+        pods = [w["spec"]["template"] for w in workloads
+                if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+        assert pods, f"service {service['metadata']['name']} selects no pod"
+        ports = {p["name"] for pod in pods for ctr in pod["spec"]["containers"] for p in ctr["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports
+    services = {s["metadata"]["name"]: s for s in c.find(objects, "Service")}
+    for ingress in c.find(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                ports = services[backend["name"]]["spec"]["ports"]
+                assert backend["port"]["name"] in {p["name"] for p in ports}
+
+
+def test_pods_run_non_root_read_only_with_health_probes_on_the_debug_port(rendered):
+    _, objects = rendered
+    for deployment in c.find(objects, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 10001  # the image's user
+        assert pod["enableServiceLinks"] is False  # REGISTRY_*_PORT would read as config keys
+        (container,) = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert {"name": "debug", "containerPort": 5001, "protocol": "TCP"} in container["ports"]
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/debug/health", "port": "debug"}
+        assert container["args"][0] in ("serve", "notifier")
+        assert container["args"][1] == "/etc/registry/config.yml"
+        assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # the writable scratch
+
+
+# ---------------------------------------------------------------- storage
+
+
+def access_modes(chart, values: dict) -> list[str]:
+    (claim,) = c.find(c.render(chart, values), "PersistentVolumeClaim")
+    return claim["spec"]["accessModes"]
+
+
+def test_one_replica_gets_read_write_once_several_get_read_write_many(chart):
+    assert access_modes(chart, {}) == ["ReadWriteOnce"]
+    assert access_modes(chart, {"registry": {"replicas": 3}}) == ["ReadWriteMany"]
+    assert access_modes(chart, {"registry": {"autoscaling": {"enabled": True}}}) == ["ReadWriteMany"]
+
+
+def test_several_replicas_on_a_read_write_once_volume_are_refused(chart):
+    helm = c.helm()
+    values = {"registry": {"replicas": 2}, "storage": {"persistence": {"accessModes": ["ReadWriteOnce"]}}}
+    with pytest.raises(helm.HelmRenderError, match="ReadWriteMany"):
+        c.render(chart, values)
+
+
+def test_an_existing_claim_is_used_and_none_is_created(chart):
+    objects = c.render(chart, {"storage": {"persistence": {"existingClaim": "my-blobs"}}})
+    assert not c.find(objects, "PersistentVolumeClaim")
+    volumes = c.one(objects, "Deployment", "registry")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "storage", "persistentVolumeClaim": {"claimName": "my-blobs"}} in volumes
+
+
+# ---------------------------------------------------------------- config and secrets
+
+
+def check_pod_config(objects, deployment_name, secrets, tmp_path):
+    deployment = c.one(objects, "Deployment", deployment_name)
+    root = tmp_path / deployment_name
+    env, config_path = c.container_view(objects, deployment, secrets, root)
+    c.rebase_file_references(config_path, root)
+    return load_config(config_path, environ=env), root
+
+
+def test_production_secrets_reach_both_containers_from_the_users_secrets(chart, tmp_path):
+    objects = c.render(chart, production())
+    secrets = c.secret_data(objects, USER_SECRETS)
+    for name in ("registry", "registry-notifier"):
+        config, root = check_pod_config(objects, name, secrets, tmp_path)
+        assert config.ignored_keys == ()
+        ci = next(e for e in config.notifications.endpoints if e.name == "ci")
+        assert ci.headers["Authorization"] == ("Bearer ci-token",)
+        assert ci.headers["X-Registry"] == ("registry.example.com",)
+        assert ci.signing_secrets == ("whsec_cisecret",)
+        assert ci.ignored_actions == ("pull",) and ci.threshold == 10
+        assert config.notifications.broker.url == USER_SECRETS["registry-broker"]["url"]
+    # The registry alone needs the HTTP secret, Redis password and htpasswd file.
+    config, root = check_pod_config(objects, "registry", secrets, tmp_path / "again")
+    assert config.http.secret == "0123456789abcdef"
+    assert config.redis.password == "redis-pw" and config.redis.addrs == ("redis-master.cache.svc:6379",)
+    assert config.storage.cache.blobdescriptor == "redis"
+    htpasswd = root / config.auth.htpasswd.path.lstrip("/")
+    assert htpasswd.read_text() == USER_SECRETS["registry-htpasswd"]["htpasswd"]
+    assert config.http.host == "https://registry.example.com"
+
+
+def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_path):
+    objects = c.render(chart, INLINE)
+    configmap = c.one(objects, "ConfigMap", "registry-config")["data"]["config.yml"]
+    for secret in ("inline-broker-pw", "inline-redis-pw", "inline-http-secret", "inlinehash",
+                   "inline-token", "whsec_inline", "key-from-user-secret"):
+        assert secret not in configmap
+    secrets = c.secret_data(objects, INLINE_USER_SECRETS)
+    for name in ("registry", "registry-notifier"):
+        config, _ = check_pod_config(objects, name, secrets, tmp_path)
+        hooks = config.notifications.endpoints[0]
+        assert hooks.headers == {
+            "Authorization": ("Bearer inline-token",),
+            "X-Api-Key": ("key-from-user-secret",),
+            "X-Plain": ("visible",),
+        }
+        assert hooks.signing_secrets == ("whsec_inline",)
+        assert config.notifications.endpoints[1].disabled is True
+        assert config.notifications.broker.url == "amqp://u:inline-broker-pw@mq.example:5672/"
+    config, _ = check_pod_config(objects, "registry", secrets, tmp_path / "again")
+    assert config.http.secret == "inline-http-secret" and config.redis.password == "inline-redis-pw"
+
+
+def test_default_install_reaches_its_own_rabbitmq(chart, tmp_path):
+    objects = c.render(chart, {})
+    secrets = c.secret_data(objects, {})
+    config, _ = check_pod_config(objects, "registry-notifier", secrets, tmp_path)
+    password = secrets["registry-rabbitmq"]["password"]
+    assert len(password) >= 24  # generated
+    assert config.notifications.broker.url == f"amqp://registry:{password}@registry-rabbitmq:5672/"
+    rabbit = c.one(objects, "StatefulSet", "registry-rabbitmq")
+    env = {e["name"]: e for e in rabbit["spec"]["template"]["spec"]["containers"][0]["env"]}
+    password_ref = env["RABBITMQ_DEFAULT_PASS"]["valueFrom"]["secretKeyRef"]
+    assert password_ref == {"name": "registry-rabbitmq", "key": "password"}
+    config, _ = check_pod_config(objects, "registry", secrets, tmp_path / "r")
+    assert config.ignored_keys == () and config.storage.cache.blobdescriptor == "inmemory"
+
+
+def test_s3_credentials_come_from_the_users_secret(chart, tmp_path):
+    objects = c.render(chart, S3)
+    assert not c.find(objects, "PersistentVolumeClaim")
+    secrets = c.secret_data(objects, {"s3-keys": {"accesskey": "AKIA", "secretkey": "s3cr3t"}})
+    config, _ = check_pod_config(objects, "registry", secrets, tmp_path)
+    assert config.storage.driver == "s3" and config.storage.s3.bucket == "blobs"
+    assert (config.storage.s3.accesskey, config.storage.s3.secretkey) == ("AKIA", "s3cr3t")
+
+
+def test_no_broker_is_refused_with_a_clear_message(chart):
+    with pytest.raises(c.helm().HelmRenderError, match="a broker is required"):
+        c.render(chart, {"rabbitmq": {"enabled": False}})
+
+
+def test_values_schema_rejects_mistakes(chart):
+    helm = c.helm()
+    chart.validate_schema(production())
+    for bad in (
+        {"notifications": {"endpoints": [{"name": "no-url"}]}},
+        {"notifications": {"endpoints": [{"name": "x", "url": "ftp://x"}]}},
+        {"notifications": {"endpoints": [{"name": "x", "url": "http://x",
+                                          "secretHeaders": [{"name": "Authorization"}]}]}},
+        {"storage": {"driver": "gcs"}},
+        {"regsitry": {"replicas": 2}},  # a typo is an error, not a silently ignored key
+        {"redis": {"addr": "redis://host:6379"}},
+    ):
+        with pytest.raises(helm.HelmValuesError):
+            chart.validate_schema(bad)
+
+
+# ---------------------------------------------------------------- monitoring
+
+
+def test_chart_ships_exact_copies_of_the_dashboards_and_rules():
+    # Helm reads nothing outside the chart: dashboards/ and alerts/ are the canonical copies,
+    # helm/registry/files/ mirrors them. Fix a failure with:
+    #   cp dashboards/*.json helm/registry/files/dashboards/
+    #   cp alerts/registry-rules.yml helm/registry/files/alerts/
+    pairs = [(REPO / "alerts/registry-rules.yml", c.CHART / "files/alerts/registry-rules.yml")]
+    pairs += [(p, c.CHART / "files/dashboards" / p.name) for p in (REPO / "dashboards").glob("*.json")]
+    assert sorted(p.name for p in (c.CHART / "files/dashboards").iterdir()) == sorted(
+        p.name for p in (REPO / "dashboards").glob("*.json"))
+    for canonical, copy in pairs:
+        assert copy.read_bytes() == canonical.read_bytes(), f"{copy} differs from {canonical}"
+
+
+def test_service_monitor_scrapes_both_metrics_services_under_the_rules_job_names(chart):
+    objects = c.render(chart, production())
+    (monitor,) = c.find(objects, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    spec = monitor["spec"]
+    selected = []
+    for service in c.find(objects, "Service"):
+        labels = service["metadata"]["labels"]
+        if spec["selector"]["matchLabels"].items() <= labels.items() and all(
+            e["operator"] == "Exists" and e["key"] in labels for e in spec["selector"]["matchExpressions"]
+        ):
+            selected.append(service)
+    names = sorted(s["metadata"]["name"] for s in selected)
+    assert names == ["registry-metrics", "registry-notifier-metrics"]
+    jobs = {s["metadata"]["labels"][spec["jobLabel"]] for s in selected}
+    assert jobs == {"registry", "registry-notifier"}
+    rules = (REPO / "alerts/registry-rules.yml").read_text()
+    for job in jobs:
+        assert f'job="{job}"' in rules
+    (endpoint,) = spec["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    for service in selected:
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_prometheus_rule_carries_the_alert_rules_and_promtool_accepts_them(chart, tmp_path):
+    objects = c.render(chart, production())
+    (rule,) = c.find(objects, "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(rule["spec"]) == {"groups"}
+    assert rule["spec"] == yaml.safe_load((REPO / "alerts/registry-rules.yml").read_text())
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rule["spec"]))
+    result = run([tool("promtool", "prometheus"), "check", "rules", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboards_are_configmaps_for_grafanas_sidecar(chart):
+    objects = c.render(chart, production())
+    dashboards = [m for m in c.find(objects, "ConfigMap") if "dashboard" in m["metadata"]["name"]]
+    assert len(dashboards) == 2
+    for configmap in dashboards:
+        assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+        ((key, text),) = configmap["data"].items()
+        assert json.loads(text) == json.loads((REPO / "dashboards" / key).read_text())
+    assert not [m for m in c.find(c.render(chart, {}), "ConfigMap") if "dashboard" in m["metadata"]["name"]]
+
+
+def test_notes_tell_how_to_push_a_first_image(chart):
+    text = c.notes(chart, {})
+    assert "port-forward service/registry 5000:5000" in text
+    assert "skopeo copy --dest-tls-verify=false" in text and "localhost:5000/alpine" in text
+    text = c.notes(chart, production())
+    assert "registry.example.com/alpine:3.20 --dest-creds USER:PASSWORD" in text
+    assert "ci -> https://ci.example.com/hooks/registry" in text
