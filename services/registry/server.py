@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -97,6 +99,31 @@ def start_debug_server(config: Config) -> WSGIServer | None:
     return server
 
 
+def start_upload_purger(config: Config) -> threading.Thread | None:
+    """Purge abandoned uploads in the master: first after a jittered delay (so replicas do not
+    all scan at once), then every ``interval``."""
+    purging = config.storage.uploadpurging
+    if not purging.enabled or config.storage.readonly or config.storage.driver == "inmemory":
+        return None
+
+    def loop() -> None:
+        from services.registry.domain.purge import purge_uploads
+        from services.registry.storage import build_driver
+
+        time.sleep(random.uniform(1.0, min(60.0, max(purging.interval, 1.0))))
+        while True:
+            try:
+                purged = purge_uploads(build_driver(config), purging.age, purging.dryrun)
+                log.info(kv("upload purge done", purged=len(purged), dryrun=purging.dryrun))
+            except Exception as exc:  # keep purging on the next round
+                log.warning(kv("upload purge failed", error=exc))
+            time.sleep(max(purging.interval, 60.0))
+
+    thread = threading.Thread(target=loop, name="upload-purger", daemon=True)
+    thread.start()
+    return thread
+
+
 class RegistryServer(BaseApplication):
     def __init__(self, config: Config):
         self.config = config
@@ -127,6 +154,7 @@ class RegistryServer(BaseApplication):
 
     def _when_ready(self, server: Any) -> None:
         start_debug_server(self.config)
+        start_upload_purger(self.config)
         log.info(kv("registry listening", addr=self.config.http.addr,
                     workers=self.config.http.workers, threads=self.config.http.threads))
 

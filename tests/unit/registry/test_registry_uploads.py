@@ -127,3 +127,20 @@ def test_mount_links_only_existing_blobs(driver):
     assert reg.stat_blob("dst", desc.digest) == desc
     assert reg.mount_blob("dst", digest(b"missing"), "src") is None
     assert reg.mount_blob("dst", desc.digest, "Bad/Name") is None
+
+
+def test_purge_removes_only_old_upload_sessions(driver):
+    import time
+
+    from services.registry.domain.purge import purge_uploads
+
+    reg = Registry(driver)
+    old = reg.start_upload("a/b")
+    driver.put_content(layout.upload_startedat("a/b", old.uuid), b"2020-01-01T00:00:00Z")
+    fresh = reg.start_upload("c")
+    assert purge_uploads(driver, 3600, dry_run=True) == [layout.upload_dir("a/b", old.uuid)]
+    assert driver.exists(layout.upload_dir("a/b", old.uuid))
+    purged = purge_uploads(driver, 3600, now=time.time())
+    assert purged == [layout.upload_dir("a/b", old.uuid)]
+    assert not driver.exists(layout.upload_dir("a/b", old.uuid))
+    assert reg.upload_status("c", fresh.uuid).offset == 0
