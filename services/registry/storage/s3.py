@@ -221,7 +221,7 @@ class S3Driver(StorageDriver):
             response = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-")
             first = _Object(key, int(response["ContentLength"]) + offset, 0.0)
             return io.BufferedReader(_ChainReader(self, [first], offset, response["Body"]),
-                                     buffer_size=MiB)
+                                     buffer_size=256 * 1024)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code == "InvalidRange":  # offset at or past the end
@@ -233,7 +233,8 @@ class S3Driver(StorageDriver):
 
     def _open_segments(self, path: str, offset: int) -> BinaryIO:
         probe = self._file(path)
-        return io.BufferedReader(_ChainReader(self, probe.sources, offset), buffer_size=MiB)
+        return io.BufferedReader(_ChainReader(self, probe.sources, offset),
+                                 buffer_size=256 * 1024)
 
     @_timed("Writer")
     def writer(self, path: str, append: bool = False) -> FileWriter:
@@ -538,50 +539,76 @@ class _S3Writer(FileWriter):
 
 
 class _ChainReader(io.RawIOBase):
-    """The concatenation of objects from ``offset`` on, one ranged GET at a time."""
+    """The concatenation of ``sources`` as one seekable stream, read through one ranged GET
+    at a time. ``body``, when given, already streams the first source from ``offset``; a
+    seek drops the open GET and the next read starts another at the new position."""
 
     def __init__(self, driver: S3Driver, sources: list[_Object], offset: int,
                  body: Any = None):
         self.driver = driver
-        self.pending: list[tuple[str, int, int]] = []  # (key, start, end exclusive)
-        skip = offset
-        for s in sources:
-            if skip >= s.size:
-                skip -= s.size
-                continue
-            self.pending.append((s.key, skip, s.size))
-            skip = 0
+        self.sources = [s for s in sources if s.size]
+        self.starts: list[int] = []
+        total = 0
+        for s in self.sources:
+            self.starts.append(total)
+            total += s.size
+        self.total = total
+        self.pos = min(offset, total)
         self.body = body
-        if body is not None and self.pending:
-            self.pending.pop(0)  # ``body`` already streams the first range
+        self.body_end = self.sources[0].size if body is not None and self.sources else 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
-        while True:
-            if self.body is None:
-                if not self.pending:
-                    return 0
-                key, start, end = self.pending.pop(0)
-                try:
-                    self.body = self.driver.s3.get_object(
-                        Bucket=self.driver.bucket, Key=key, Range=f"bytes={start}-{end - 1}"
-                    )["Body"]
-                except ClientError as exc:
-                    if _not_found(exc):
-                        raise PathNotFound(self.driver.path(key)) from None
-                    raise
-            data = self.body.read(len(buffer))
-            if data:
-                n = len(data)
-                buffer[:n] = data
-                return n
-            self.body.close()
-            self.body = None
+    def seekable(self) -> bool:
+        return True
 
-    def close(self) -> None:
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.total}[whence]
+        target = max(0, base + offset)
+        if target != self.pos:
+            self._drop()
+            self.pos = target
+        return self.pos
+
+    def _drop(self) -> None:
         if self.body is not None:
             self.body.close()
             self.body = None
+
+    def _open_at_pos(self) -> None:
+        index = max(i for i, start in enumerate(self.starts) if start <= self.pos)
+        source, start = self.sources[index], self.starts[index]
+        try:
+            self.body = self.driver.s3.get_object(
+                Bucket=self.driver.bucket, Key=source.key,
+                Range=f"bytes={self.pos - start}-{source.size - 1}")["Body"]
+        except ClientError as exc:
+            if _not_found(exc):
+                raise PathNotFound(self.driver.path(source.key)) from None
+            raise
+        self.body_end = start + source.size
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            if self.pos >= self.total:
+                self._drop()
+                return 0
+            if self.body is None:
+                self._open_at_pos()
+            data = self.body.read(min(len(buffer), self.body_end - self.pos))
+            if data:
+                n = len(data)
+                buffer[:n] = data
+                self.pos += n
+                return n
+            if self.pos < self.body_end:
+                raise OSError(f"s3 object ended early at byte {self.pos} of {self.total}")
+            self._drop()
+
+    def close(self) -> None:
+        self._drop()
         super().close()

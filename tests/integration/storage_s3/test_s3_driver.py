@@ -4,50 +4,20 @@ speaking the S3 API), started here on a free port."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
-import boto3
 import pytest
 
 from services.registry.metrics import STORAGE_ACTION
 from services.registry.storage import PathNotFound, build_driver
 from services.registry.storage.s3 import MiB, S3Driver
 from shared.config import S3Config, parse_config
-from tests.conftest import free_port, port_open
+from tests.integration.storage_s3.conftest import BUCKET
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "registry-test"
 PART = 5 * MiB
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = Path(sys.executable).with_name("moto_server")
-    if not server.exists():
-        pytest.fail("moto_server is not installed: pip install 'moto[server]'")
-    port = free_port()
-    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "AWS_ACCESS_KEY_ID": "test",
-                                 "AWS_SECRET_ACCESS_KEY": "test"})
-    deadline = time.monotonic() + 30
-    while not port_open("127.0.0.1", port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("moto_server did not start")
-        time.sleep(0.1)
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                 aws_access_key_id="test", aws_secret_access_key="test"
-                 ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    proc.terminate()
-    proc.wait(10)
 
 
 def s3config(endpoint: str, root: str) -> S3Config:
@@ -155,6 +125,14 @@ def test_append_across_writers_and_drivers(driver, moto_endpoint, root):
     with driver.reader("/u/data", 500) as r:  # small reads across segment boundaries
         got = b"".join(iter(lambda: r.read(333), b""))
     assert got == whole[500:]
+    with driver.reader("/u/data") as r:  # seekable, as a local file is
+        r.seek(len(a) - 2)
+        assert r.read(4) == whole[len(a) - 2:len(a) + 2]
+        assert r.tell() == len(a) + 2
+        r.seek(-3, os.SEEK_END)
+        assert r.read() == whole[-3:]
+        r.seek(0)
+        assert r.read(5) == whole[:5]
 
     driver.move("/u/data", "/blobs/sha256/ab/abcd/data")
     assert driver.get_content("/blobs/sha256/ab/abcd/data") == whole
@@ -218,6 +196,11 @@ def test_reader_offset_on_plain_object(driver):
         assert r.read() == data[12_355:]
     with driver.reader("/p/blob", len(data)) as r:
         assert r.read() == b""
+    with driver.reader("/p/blob") as r:
+        r.seek(50_000)  # a seek before any read restarts the GET there
+        assert r.read(100) == data[50_000:50_100]
+        r.seek(10, os.SEEK_CUR)
+        assert r.read(5) == data[50_110:50_115]
     with pytest.raises(PathNotFound):
         driver.reader("/p/missing")
     with pytest.raises(PathNotFound):
