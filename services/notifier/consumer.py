@@ -74,7 +74,7 @@ class EndpointConsumer(threading.Thread):
                 log.warning(kv("broker connection lost, reconnecting", endpoint=self.endpoint.name,
                                error=f"{type(exc).__name__}: {exc}"))
                 self.stop.wait(wait)
-                wait = min(wait * 2, 10.0)
+                wait = min(wait * 2, 2.0)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _consume(self) -> None:

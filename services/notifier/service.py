@@ -31,7 +31,7 @@ def _declare_topology(config: Config, stop: threading.Event) -> bool:
         except Exception as exc:
             log.warning(kv("broker unreachable, retrying", error=f"{type(exc).__name__}: {exc}"))
             stop.wait(wait)
-            wait = min(wait * 2, 10.0)
+            wait = min(wait * 2, 2.0)
         finally:
             try:
                 connection.release()
@@ -62,8 +62,12 @@ def run(config: Config, serve_debug: bool) -> int:
 
     server = None
     if serve_debug and config.http.debug_addr:
-        server = start_debug_server(config.http.debug_addr, health, config.http.prometheus_path)
-        log.info(kv("debug server listening", addr=config.http.debug_addr))
+        try:
+            server = start_debug_server(config.http.debug_addr, health,
+                                        config.http.prometheus_path)
+            log.info(kv("debug server listening", addr=config.http.debug_addr))
+        except OSError as exc:  # deliveries matter more than the metrics page: keep going
+            log.error(kv("debug server failed", addr=config.http.debug_addr, error=exc))
 
     broker = config.notifications.broker
     log.info(kv("notifier starting", broker="embedded" if broker.embedded else broker.url.split("@")[-1],

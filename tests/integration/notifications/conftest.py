@@ -23,7 +23,6 @@ from tests.integration.notifications.support import (
 )
 
 
-
 @pytest.fixture
 def uid() -> str:
     return uuid.uuid4().hex[:8]
@@ -62,8 +61,9 @@ def deployments(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
 def notifiers() -> Iterator[Callable[..., Process]]:
     started: list[Process] = []
 
-    def start(deployment: Deployment, name: str = "notifier") -> Process:
-        process = start_notifier(deployment, name)
+    def start(deployment: Deployment, name: str = "notifier", debug_port: int | None = None
+              ) -> Process:
+        process = start_notifier(deployment, name, debug_port)
         started.append(process)
         return process
 

@@ -303,9 +303,15 @@ class Process:
             return self.proc.wait(5)
 
 
-def start_notifier(deployment: Deployment, name: str = "notifier") -> Process:
+def start_notifier(deployment: Deployment, name: str = "notifier",
+                   debug_port: int | None = None) -> Process:
+    """A ``registry notifier`` on the deployment's config, once it consumes every endpoint.
+    ``debug_port``: another port for /metrics than the config's (a second notifier)."""
     log_path = deployment.workdir / f"{name}.log"
-    process = Process(["notifier", str(deployment.config_path)], log_path)
+    env = clean_env()
+    if debug_port is not None:
+        env["REGISTRY_HTTP_DEBUG_ADDR"] = f"127.0.0.1:{debug_port}"
+    process = Process(["notifier", str(deployment.config_path)], log_path, env)
     for ep in deployment.endpoints:
         if not ep.get("disabled"):
             process.wait_log(f"consuming endpoint={ep['name']} ")
@@ -376,3 +382,59 @@ class PrivateRabbit:
         self.stop()
         subprocess.run(["epmd", "-kill"], env=self.env, capture_output=True, timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- a real registry serve
+
+
+def push_image(base_url: str, repository: str, tag: str) -> str:
+    """Push a one-layer OCI image the way a client does (POST, PUT ?digest=, PUT manifest);
+    returns the manifest digest."""
+    import hashlib
+
+    def digest_of(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def upload(data: bytes) -> dict[str, Any]:
+        start = requests.post(f"{base_url}/v2/{repository}/blobs/uploads/", timeout=10)
+        assert start.status_code == 202, start.text
+        location = start.headers["Location"]
+        if location.startswith("/"):
+            location = base_url + location
+        sep = "&" if "?" in location else "?"
+        put = requests.put(f"{location}{sep}digest={digest_of(data)}", data=data,
+                           headers={"Content-Type": "application/octet-stream"}, timeout=10)
+        assert put.status_code == 201, put.text
+        return {"digest": digest_of(data), "size": len(data)}
+
+    config = upload(json.dumps({"architecture": "amd64", "os": "linux",
+                                "rootfs": {"type": "layers", "diff_ids": []},
+                                "nonce": uuid.uuid4().hex}).encode())
+    layer = upload(os.urandom(1024))
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}],
+    }).encode()
+    put = requests.put(f"{base_url}/v2/{repository}/manifests/{tag}", data=manifest,
+                       headers={"Content-Type": MANIFEST_MEDIA_TYPE}, timeout=10)
+    assert put.status_code == 201, put.text
+    return digest_of(manifest)
+
+
+def start_serve(deployment: Deployment, name: str = "serve") -> tuple[Process, str]:
+    """``registry serve CONFIG`` on the deployment's config; returns it and its base URL."""
+    addr = yaml.safe_load(deployment.config_path.read_text())["http"]["addr"]
+    base_url = f"http://{addr}"
+    process = Process(["serve", str(deployment.config_path)], deployment.workdir / f"{name}.log")
+
+    def up() -> bool:
+        if process.proc.poll() is not None:
+            raise AssertionError(f"registry serve exited: {process.log()[-3000:]}")
+        try:
+            return requests.get(f"{base_url}/v2/", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(up, 30, "registry serve to answer", interval=0.1)
+    return process, base_url

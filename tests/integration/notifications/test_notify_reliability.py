@@ -1,0 +1,151 @@
+"""Nothing is lost: a notifier killed mid-burst, the broker stopped during publishes, the
+embedded broker across a restart of ``registry serve``; endpoints isolated; metrics."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+import requests
+
+from tests.integration.notifications.support import (
+    endpoint,
+    free_port,
+    make_event,
+    push_image,
+    start_serve,
+    wait_until,
+)
+from tests.integration.notifications.test_notify_retries import metric
+
+pytestmark = pytest.mark.integration
+
+
+def test_sigkill_one_of_two_notifiers_mid_burst_loses_nothing(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    hook = receivers(delay=0.01)
+    d = deployments(rabbitmq_url, [endpoint(f"burst-{uid}", hook.url, concurrency=4)])
+    doomed = notifiers(d, "doomed")
+    notifiers(d, "survivor", debug_port=free_port())
+    events = [make_event(repository=f"burst/{i}") for i in range(400)]
+    d.publish(*events)
+    hook.wait_for(80, timeout=20)
+    doomed.signal(signal.SIGKILL)
+    doomed.proc.wait(5)
+    wait_until(lambda: set(hook.ids()) >= {e.id for e in events}, 30,
+               "every event after the SIGKILL")
+    counts = Counter(hook.ids())
+    duplicates = sum(n - 1 for n in counts.values())
+    print(f"delivered={len(counts)} duplicates={duplicates}")
+    assert set(counts) == {e.id for e in events}
+    assert duplicates <= 4 * 2  # at most the killed notifier's in-flight deliveries
+    assert "notification sent" in doomed.log()  # it really was delivering when killed
+
+
+def test_broker_stopped_during_publishes_then_started(
+        private_rabbit, receivers, deployments, notifiers, uid):
+    hook = receivers()
+    d = deployments(private_rabbit.url, [endpoint(f"outage-{uid}", hook.url, concurrency=1)])
+    notifiers(d)
+    before = [make_event(repository="outage/before") for _ in range(10)]
+    d.publish(*before)
+    hook.wait_for(10)
+
+    private_rabbit.stop()
+    during = [make_event(repository="outage/during") for _ in range(30)]
+    latencies = []
+    for event in during:
+        started = time.monotonic()
+        d.sink.write(event)  # must neither raise nor hang
+        latencies.append(time.monotonic() - started)
+    spooled = list((d.workdir / "root" / "_notifications" / "spool").glob("*.event"))
+    assert len(spooled) == 30  # durable on local disk while the broker is away
+    assert max(latencies) < 2.5, latencies  # the bound: connect + I/O timeout, once
+    assert sorted(latencies)[len(latencies) // 2] < 0.1  # then straight to the spool
+
+    private_rabbit.start()
+    wanted = {e.id for e in before + during}
+    wait_until(lambda: set(hook.ids()) >= wanted, 40, "every event after the outage")
+    during_order = [r.json["id"] for r in hook.snapshot()
+                    if r.json["target"]["repository"] == "outage/during"]
+    assert during_order[:30] == [e.id for e in during]  # flushed in order (one delivery at a time)
+    assert not list((d.workdir / "root" / "_notifications" / "spool").glob("*.event"))
+
+
+def test_embedded_mode_survives_a_restart_of_registry_serve(receivers, deployments, uid):
+    healthy = {"ok": False}
+    hook = receivers(respond=lambda _r, _n: (200, {}) if healthy["ok"] else (503, {}))
+    d = deployments(None, [endpoint(f"embedded-{uid}", hook.url, threshold=100,
+                                    backoff="100ms", maxbackoff="200ms")])
+    serve, base_url = start_serve(d, "serve1")
+    digests = [push_image(base_url, f"embedded/app{i}", "v1") for i in range(3)]
+    hook.wait_for(3, timeout=20)  # being retried now: events sit in retry queues on disk
+    serve.stop()
+    assert serve.proc.returncode is not None
+
+    healthy["ok"] = True
+    serve2, _ = start_serve(d, "serve2")
+    try:
+        def manifest_pushes() -> set[str]:
+            return {r.json["target"]["digest"] for r in hook.snapshot()
+                    if r.header("Content-Type") == "application/json"
+                    and r.json["action"] == "push"
+                    and r.json["target"].get("mediaType", "").endswith("manifest.v1+json")}
+
+        wait_until(lambda: manifest_pushes() >= set(digests), 30, "queued events after restart")
+        blob_pushes = [r for r in hook.snapshot() if r.json["action"] == "push"
+                       and r.json["target"]["mediaType"] == "application/octet-stream"]
+        assert len({r.json["id"] for r in blob_pushes}) == 6  # two blobs per image
+    finally:
+        serve2.stop()
+
+
+def test_a_slow_endpoint_does_not_delay_a_fast_one(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    slow, fast = receivers(delay=1.0), receivers()
+    d = deployments(rabbitmq_url, [
+        endpoint(f"slow-{uid}", slow.url, timeout="5s", concurrency=1),
+        endpoint(f"fast-{uid}", fast.url),
+    ])
+    notifiers(d)
+    events = [make_event() for _ in range(20)]
+    started = time.time()
+    d.publish(*events)
+    arrived = fast.wait_for(20, timeout=5)
+    assert arrived[-1].at - started < 1.5
+    assert len(slow.requests) <= 3  # still working through its first events
+
+
+def test_notifier_metrics(rabbitmq_url, receivers, deployments, notifiers, uid):
+    hook = receivers(respond=lambda _r, _n: (202, {}))
+    name = f"metrics-{uid}"
+    d = deployments(rabbitmq_url, [endpoint(name, hook.url)])
+    notifiers(d)
+    d.publish(*(make_event() for _ in range(5)))
+    hook.wait_for(5)
+
+    def scraped() -> str | None:
+        text = d.metrics()
+        return text if metric(text, "registry_notifications_sent_total", endpoint=name) == 5 \
+            else None
+
+    text = wait_until(scraped, 5, "sent_total=5")
+    assert metric(text, "registry_notifications_delivery_latency_seconds_count",
+                  endpoint=name) == 5
+    assert metric(text, "registry_notifications_attempts_count", endpoint=name) == 5
+    assert metric(text, "registry_notifications_http_responses_total", endpoint=name,
+                  code="202") == 5
+    assert metric(text, "registry_notifications_events_total", type="Events",
+                  endpoint=name) == 5
+    assert metric(text, "registry_notifications_events_total", type="Successes",
+                  endpoint=name) == 5
+    assert metric(text, "registry_notifications_status_total", code="202 Accepted",
+                  endpoint=name) == 5
+    assert metric(text, "registry_notifications_pending_total", endpoint=name) == 0
+    assert metric(text, "registry_notifications_queue_depth", endpoint=name) is not None
+    assert metric(text, "registry_notifications_deadletter_depth", endpoint=name) == 0
+    health = requests.get(f"http://127.0.0.1:{d.debug_port}/debug/health", timeout=5)
+    assert health.status_code == 200
+    assert health.json()["endpoints"] == {name: True}

@@ -1,0 +1,105 @@
+"""Failing endpoints: exactly ``threshold`` attempts with growing gaps, then dropped (log line,
+counter), listed and replayed; Retry-After and 410; on RabbitMQ, Redis and the embedded broker."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.integration.notifications.support import endpoint, make_event, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _failing_then_dead_lettered_then_replayed(broker_url, receivers, deployments, notifiers,
+                                              name):
+    healthy = {"ok": False}
+    hook = receivers(respond=lambda _r, _n: (200, {}) if healthy["ok"] else (500, {}))
+    d = deployments(broker_url, [endpoint(name, hook.url, threshold=4, backoff="50ms")])
+    process = notifiers(d)
+    event = make_event()
+    d.publish(event)
+
+    attempts = hook.wait_for(4, timeout=15)
+    process.wait_log(f"notification dropped endpoint={name} attempts=4")
+    time.sleep(0.5)
+    assert len(hook.requests) == 4  # exactly threshold attempts
+    assert all(r.json["id"] == event.id for r in attempts)
+    gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert gaps[0] >= 0.04 * 0.8
+    assert gaps[0] < gaps[1] < gaps[2], gaps  # backoff doubles (jitter never reverses it)
+    log = process.log()
+    for n in (1, 2, 3, 4):
+        assert re.search(
+            rf"WARNING notification failed endpoint={name} error=\"HTTP 500 Internal Server "
+            rf"Error\" attempt={n}\b", log), log
+    assert re.search(rf"ERROR notification dropped endpoint={name} attempts=4\b", log)
+
+    metrics = wait_until(
+        lambda: (m := d.metrics()) and metric(m, "registry_notifications_dropped_total",
+                                              endpoint=name) == 1 and m, 5, "dropped metric")
+    assert metric(metrics, "registry_notifications_failed_total", endpoint=name) == 4
+    assert metric(metrics, "registry_notifications_events_total", type="Failures",
+                  endpoint=name) == 4
+    assert metric(metrics, "registry_notifications_status_total",
+                  code="500 Internal Server Error", endpoint=name) == 4
+
+    listed = d.cli("deadletter", "list", "--endpoint", name)
+    assert listed.returncode == 0, listed.stderr
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert lines == [event.to_dict()]
+    again = d.cli("deadletter", "list")  # listing leaves them parked
+    assert [json.loads(line)["id"] for line in again.stdout.splitlines()] == [event.id]
+
+    healthy["ok"] = True
+    replayed = d.cli("deadletter", "replay", "--endpoint", name)
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"endpoint={name} count=1" in replayed.stdout
+    delivered = hook.wait_for(5, timeout=10)[-1]
+    assert delivered.json == event.to_dict()
+    process.wait_log(f"notification sent endpoint={name}")
+    assert d.cli("deadletter", "list").stdout == ""
+
+
+def test_failing_endpoint_rabbitmq(rabbitmq_url, receivers, deployments, notifiers, uid):
+    _failing_then_dead_lettered_then_replayed(rabbitmq_url, receivers, deployments, notifiers,
+                                              f"fail-{uid}")
+
+
+def test_failing_endpoint_redis(redis_url, receivers, deployments, notifiers, uid):
+    _failing_then_dead_lettered_then_replayed(redis_url, receivers, deployments, notifiers,
+                                              f"fail-{uid}")
+
+
+def test_failing_endpoint_embedded(receivers, deployments, notifiers, uid):
+    _failing_then_dead_lettered_then_replayed(None, receivers, deployments, notifiers,
+                                              f"fail-{uid}")
+
+
+def test_retry_after_is_honoured_and_410_drops_at_once(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    busy = receivers(respond=lambda _r, n: (503, {"Retry-After": "1"}) if n == 1 else (200, {}))
+    gone = receivers(respond=lambda _r, _n: (410, {}))
+    d = deployments(rabbitmq_url, [
+        endpoint(f"busy-{uid}", busy.url, threshold=5, backoff="50ms"),
+        endpoint(f"gone-{uid}", gone.url, threshold=5, backoff="50ms"),
+    ])
+    process = notifiers(d)
+    d.publish(make_event())
+    first, second = busy.wait_for(2, timeout=10)
+    assert second.at - first.at >= 0.95  # not the 50 ms backoff
+    process.wait_log(f"notification dropped endpoint=gone-{uid} attempts=1")
+    time.sleep(0.3)
+    assert len(gone.requests) == 1
