@@ -148,3 +148,11 @@ def defined_names(modules: Iterable[str] = METRIC_MODULES) -> set[str]:
             for family in obj.collect():
                 names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
     return names
+
+
+def names_in_exposition(text: str) -> set[str]:
+    """Series names in a Prometheus text exposition (a real scrape of ``/metrics``), for the
+    live check: ``used_names().keys() - names_in_exposition(scrape) - STANDARD_NAMES``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}

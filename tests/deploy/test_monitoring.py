@@ -113,3 +113,13 @@ def test_dashboards_have_the_panels_and_variables_asked_for():
         for p in d["panels"]:
             if p["type"] != "row":
                 assert p["datasource"]["uid"] == "${datasource}", p["title"]
+
+
+def test_names_in_exposition_reads_series_names_as_scraped():
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    registry = CollectorRegistry()
+    Counter("demo_sent", "x", ["endpoint"], registry=registry).labels("ci").inc()
+    Histogram("demo_latency_seconds", "x", buckets=(1,), registry=registry).observe(0.5)
+    names = promql_names.names_in_exposition(generate_latest(registry).decode())
+    assert {"demo_sent_total", "demo_latency_seconds_bucket", "demo_latency_seconds_count"} <= names
