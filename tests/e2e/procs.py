@@ -48,6 +48,10 @@ def reference_command() -> list[str] | None:
     return [found] if found else None
 
 
+class PortTaken(RuntimeError):
+    """The free port was taken by someone else between choosing it and binding it."""
+
+
 @dataclass
 class RegistryProcess:
     """One server process on a free port over a filesystem storage root."""
@@ -87,9 +91,18 @@ class RegistryProcess:
             cfg.setdefault(section, {}).update(values)
         return cfg
 
-    def start(self, timeout: float = 30.0) -> RegistryProcess:
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> RegistryProcess:
         if self.proc is not None:
             raise RuntimeError("already running")
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if attempt == attempts - 1:
+                    raise
+        return self
+
+    def _start_once(self, timeout: float) -> RegistryProcess:
         self.port = free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -123,8 +136,12 @@ class RegistryProcess:
         last = "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.proc = None
+                log = self.log_text().lower()
+                if "address already in use" in log or "connection in use" in log:
+                    raise PortTaken(self.log_text())
                 raise RuntimeError(
-                    f"{self.kind} registry exited with {self.proc.returncode}:\n{self.log_text()}"
+                    f"{self.kind} registry exited early:\n{self.log_text()}"
                 )
             try:
                 r = requests.get(f"{self.url}/v2/", timeout=2)
