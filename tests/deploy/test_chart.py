@@ -365,3 +365,13 @@ def test_notes_tell_how_to_push_a_first_image(chart):
     text = c.notes(chart, production())
     assert "registry.example.com/alpine:3.20 --dest-creds USER:PASSWORD" in text
     assert "ci -> https://ci.example.com/hooks/registry" in text
+
+
+def test_a_chosen_rabbitmq_password_is_percent_encoded_in_the_url(chart):
+    from kombu.utils.url import url_to_parts
+
+    objects = c.render(chart, {"rabbitmq": {"password": "p@ss:w/rd"}})
+    secrets = c.secret_data(objects, {})
+    parts = url_to_parts(secrets["registry-rabbitmq"]["url"])
+    assert (parts.username, parts.password, parts.hostname) == ("registry", "p@ss:w/rd", "registry-rabbitmq")
+    assert secrets["registry-rabbitmq"]["password"] == "p@ss:w/rd"
