@@ -391,3 +391,17 @@ def test_delete_disabled_is_405_unsupported(start_registry, skopeo, tmp_path):
             assert error_codes(r) == ["UNSUPPORTED"]
     assert requests.head(f"{reg.url}/v2/nodelete/app/manifests/v1",
                          headers={"Accept": OCI_MANIFEST}).status_code == 200
+
+
+def test_manifest_put_by_wrong_digest_is_refused(module_registry):
+    reg, repo = module_registry, "bad/manifest-digest"
+    config_digest = push_blob(reg, repo, b"{}")
+    body = image_manifest(config_digest, 2, [])
+    wrong = digest_of(body + b" ")
+    with storage_unchanged(reg, repo):
+        r = put_manifest(reg, repo, wrong, body)
+        assert r.status_code == 400
+        assert error_codes(r) == ["DIGEST_INVALID"]
+    for ref in (wrong, digest_of(body)):
+        assert requests.head(f"{reg.url}/v2/{repo}/manifests/{ref}",
+                             headers={"Accept": OCI_MANIFEST}).status_code == 404
