@@ -138,6 +138,11 @@ def test_the_registry_config_compose_mounts_is_valid(compose, tmp_path):
     (endpoint,) = config.notifications.endpoints
     assert endpoint.url == "http://webhook-receiver:8080/events"
     assert endpoint.headers["Authorization"] == (secret.read_text().strip(),)
+    # The receiver checks the header against the same secret.
+    receiver = compose["services"]["webhook-receiver"]
+    assert receiver["environment"]["TOKEN_FILE"] == "/run/secrets/webhook_token"
+    assert "webhook_token" in receiver["secrets"]
+    assert "8080" in receiver["command"]
 
 
 def test_the_image_default_config_is_valid():

@@ -123,3 +123,20 @@ def test_names_in_exposition_reads_series_names_as_scraped():
     Histogram("demo_latency_seconds", "x", buckets=(1,), registry=registry).observe(0.5)
     names = promql_names.names_in_exposition(generate_latest(registry).decode())
     assert {"demo_sent_total", "demo_latency_seconds_bucket", "demo_latency_seconds_count"} <= names
+
+
+def test_dashboard_layout_is_sound():
+    # Grafana silently drops or overlaps panels with duplicate ids or out-of-grid positions.
+    for path in promql_names.DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        ids = [p["id"] for p in dashboard["panels"]]
+        assert len(ids) == len(set(ids)), path.name
+        cells = set()
+        for panel in dashboard["panels"]:
+            pos = panel["gridPos"]
+            assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, (path.name, panel["title"])
+            for x in range(pos["x"], pos["x"] + pos["w"]):
+                for y in range(pos["y"], pos["y"] + pos["h"]):
+                    assert (x, y) not in cells, f"{path.name}: {panel['title']} overlaps"
+                    cells.add((x, y))
+        assert dashboard["uid"] and dashboard["title"]
