@@ -7,7 +7,7 @@ action (ack, republish to a retry queue, park in the dead-letter queue).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -49,7 +49,6 @@ class RetryLater:
 class Dropped:
     attempts: int
     error: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Outcome = Delivered | Filtered | Failed | RetryLater | Dropped

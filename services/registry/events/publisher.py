@@ -61,7 +61,8 @@ class _BrokerLink:
         if self.producer is None:
             connection = connect(self.config, purpose="publish")
             try:
-                connection.connect()
+                # One attempt: kombu's own retry would sleep 2 s between attempts.
+                connection.ensure_connection(max_retries=0)
                 self.topology.declare(connection, enabled_endpoints(self.config))
                 self.producer = Producer(connection.default_channel, serializer="json")
             except Exception:
