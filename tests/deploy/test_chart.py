@@ -155,6 +155,9 @@ def test_pods_run_non_root_read_only_with_health_probes_on_the_debug_port(render
         assert pod["securityContext"]["runAsUser"] == 10001  # the image's user
         assert pod["enableServiceLinks"] is False  # REGISTRY_*_PORT would read as config keys
         (container,) = pod["containers"]
+        # Kubernetes' "restricted" Pod Security Standard, plus a read-only root.
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert {"name": "debug", "containerPort": 5001, "protocol": "TCP"} in container["ports"]
@@ -375,3 +378,27 @@ def test_a_chosen_rabbitmq_password_is_percent_encoded_in_the_url(chart):
     parts = url_to_parts(secrets["registry-rabbitmq"]["url"])
     assert (parts.username, parts.password, parts.hostname) == ("registry", "p@ss:w/rd", "registry-rabbitmq")
     assert secrets["registry-rabbitmq"]["password"] == "p@ss:w/rd"
+
+
+def test_the_packaged_chart_carries_its_files_and_renders_the_same(chart, tmp_path):
+    # .helmignore must not drop the dashboards, rules or schema the templates read.
+    helm = c.helm()
+    archive = helm.package(str(c.CHART), destination=str(tmp_path))
+    with helm.Chart.load(archive) as packaged:
+        names = {f["name"] for f in packaged.files}
+        assert {"files/alerts/registry-rules.yml", "files/dashboards/registry.json",
+                "files/dashboards/notifications.json", "values-production.yaml"} <= names
+        assert packaged.schema == json.loads((c.CHART / "values.schema.json").read_text())
+        values = production()
+        assert strip_random(c.render(packaged, values)) == strip_random(c.render(chart, values))
+
+
+def strip_random(objects: list[dict]) -> list[dict]:
+    """Objects without what differs per render: generated secrets and the checksums of them."""
+    out = json.loads(json.dumps(objects))
+    for obj in out:
+        if obj["kind"] == "Secret":
+            obj["data"] = sorted(obj.get("data", {}))
+        annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {})
+        annotations.pop("checksum/secrets", None)
+    return out
