@@ -402,3 +402,14 @@ def strip_random(objects: list[dict]) -> list[dict]:
         annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {})
         annotations.pop("checksum/secrets", None)
     return out
+
+
+def test_a_long_release_name_keeps_every_name_within_kubernetes_limits(chart):
+    kubernetes_validate = module("kubernetes_validate", "kubernetes-validate")
+    objects = c.render(chart, dict(INLINE, rabbitmq={"enabled": True}, broker={}), name="r" * 53)
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        limit = {"Service": 63, "StatefulSet": 52}.get(obj["kind"], 253)
+        assert len(name) <= limit, (obj["kind"], name)
+        if not obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
