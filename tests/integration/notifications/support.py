@@ -40,6 +40,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, message: str = "condition",
                interval: float = 0.02) -> Any:
     deadline = time.monotonic() + timeout
@@ -387,9 +395,9 @@ class PrivateRabbit:
 # ---------------------------------------------------------------- a real registry serve
 
 
-def push_image(base_url: str, repository: str, tag: str) -> str:
+def push_image(base_url: str, repository: str, tag: str) -> tuple[str, list[str]]:
     """Push a one-layer OCI image the way a client does (POST, PUT ?digest=, PUT manifest);
-    returns the manifest digest."""
+    returns the manifest digest and the blob digests (config, layer)."""
     import hashlib
 
     def digest_of(data: bytes) -> str:
@@ -419,14 +427,17 @@ def push_image(base_url: str, repository: str, tag: str) -> str:
     put = requests.put(f"{base_url}/v2/{repository}/manifests/{tag}", data=manifest,
                        headers={"Content-Type": MANIFEST_MEDIA_TYPE}, timeout=10)
     assert put.status_code == 201, put.text
-    return digest_of(manifest)
+    return digest_of(manifest), [config["digest"], layer["digest"]]
 
 
 def start_serve(deployment: Deployment, name: str = "serve") -> tuple[Process, str]:
     """``registry serve CONFIG`` on the deployment's config; returns it and its base URL."""
     addr = yaml.safe_load(deployment.config_path.read_text())["http"]["addr"]
     base_url = f"http://{addr}"
-    process = Process(["serve", str(deployment.config_path)], deployment.workdir / f"{name}.log")
+    # Its own debug port: a notifier on the same config may hold the configured one.
+    env = clean_env(REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{free_port()}")
+    process = Process(["serve", str(deployment.config_path)], deployment.workdir / f"{name}.log",
+                      env)
 
     def up() -> bool:
         if process.proc.poll() is not None:

@@ -80,7 +80,7 @@ def test_embedded_mode_survives_a_restart_of_registry_serve(receivers, deploymen
     d = deployments(None, [endpoint(f"embedded-{uid}", hook.url, threshold=100,
                                     backoff="100ms", maxbackoff="200ms")])
     serve, base_url = start_serve(d, "serve1")
-    digests = [push_image(base_url, f"embedded/app{i}", "v1") for i in range(3)]
+    digests = [push_image(base_url, f"embedded/app{i}", "v1")[0] for i in range(3)]
     hook.wait_for(3, timeout=20)  # being retried now: events sit in retry queues on disk
     serve.stop()
     assert serve.proc.returncode is not None
