@@ -132,7 +132,8 @@ class RegistryProcess:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        ready_codes = {200, 401} if self.htpasswd else {200}
+        # With auth configured (htpasswd here, or token auth in extra_config) /v2/ is a 401.
+        ready_codes = {200, 401} if self.htpasswd or "auth" in self.extra_config else {200}
         last = "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,0 +1,269 @@
+"""Token authentication end to end: a real ``registry serve`` with ``auth.token`` trusting a
+small token server (tests/e2e/tokenserver.py), driven by skopeo and by plain HTTP.
+
+Policy: alice may pull and push ``demo/*``; bob may only pull it. The registry's events carry
+the token's subject as actor, checked through a real webhook receiver fed by the notifier that
+``registry serve`` starts beside itself on the embedded broker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.oci import OCI_MANIFEST, Image, read_image, write_image
+from tests.e2e.test_skopeo import assert_same_image
+from tests.e2e.tokenserver import Signer, TokenServer, access
+
+pytestmark = pytest.mark.e2e
+
+USERS = {"alice": "alice-pw", "bob": "bob-pw"}
+POLICY = {"alice": [("demo/*", {"pull", "push"})], "bob": [("demo/*", {"pull"})]}
+REPO = "demo/app"
+EVENT_WAIT_SECONDS = 20
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
+    """``Bearer realm="r",service="s"`` -> ("Bearer", {"realm": "r", "service": "s"})."""
+    scheme, _, params = value.partition(" ")
+    return scheme, dict(re.findall(r'(\w+)="([^"]*)"', params))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# The spec's error code for each refusal status: 401 asks for (other) credentials, 403 says
+# they are fine but not enough. The reference answers 401 for both; RFC 6750 prefers 403 for
+# insufficient_scope, so either is accepted there.
+REFUSAL_CODES = {401: "UNAUTHORIZED", 403: "DENIED"}
+
+
+def assert_refused(r: requests.Response, statuses: tuple[int, ...] = (401,),
+                   error: str | None = None, scope: str | None = None) -> dict[str, Any]:
+    """The spec's refusal: status, JSON ``errors`` body with its code, a Bearer challenge
+    with ``error`` and ``scope`` as given (None: absent)."""
+    assert r.status_code in statuses, (r.status_code, r.text)
+    assert r.headers["Content-Type"].startswith("application/json")
+    body = r.json()
+    assert body["errors"][0]["code"] == REFUSAL_CODES[r.status_code], body
+    assert body["errors"][0]["message"], body
+    scheme, params = parse_challenge(r.headers["WWW-Authenticate"])
+    assert scheme == "Bearer"
+    assert params.get("error") == error, params
+    assert params.get("scope") == scope, params
+    return {"body": body, "challenge": params}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout}s")
+
+
+class EventReceiver:
+    """A webhook receiver: records every POSTed JSON body, answers 200."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+        lock = threading.Lock()
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    bodies.append(json.loads(data))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/events"
+
+    def events(self) -> list[dict[str, Any]]:
+        """Bare events (``format: event``) and envelopes (``{"events": [...]}``) alike."""
+        out: list[dict[str, Any]] = []
+        for body in list(self.bodies):
+            out.extend(body["events"] if isinstance(body, dict) and "events" in body else [body])
+        return out
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def manifest_events(receiver: EventReceiver, action: str) -> list[dict[str, Any]]:
+    return [e for e in receiver.events()
+            if e.get("action") == action and e["target"].get("repository") == REPO
+            and e["target"].get("mediaType") == OCI_MANIFEST]
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory) -> Iterator[TokenServer]:
+    with TokenServer(tmp_path_factory.mktemp("tokens"), USERS, POLICY) as server:
+        yield server
+
+
+@pytest.fixture
+def receiver() -> Iterator[EventReceiver]:
+    r = EventReceiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def token_registry(start_registry, token_server):
+    """A registry trusting the token server, no notification endpoints."""
+    return start_registry(extra_config={"auth": token_server.registry_auth_config()})
+
+
+@pytest.fixture
+def image(tmp_path) -> tuple[str, Image]:
+    layout = tmp_path / "src"
+    return str(layout), write_image(layout, "v1", [150_000, 60_000])
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_skopeo_push_and_pull_through_the_token_server(
+        start_registry, token_server, receiver, skopeo, image, tmp_path):
+    """alice pushes, bob pulls, bob cannot push; events name the token's subject as actor."""
+    registry = start_registry(extra_config={
+        "auth": token_server.registry_auth_config(),
+        "notifications": {"endpoints": [{
+            "name": "token-actor", "url": receiver.url, "timeout": "2s",
+            "threshold": 5, "backoff": "1s"}]},
+    })
+    layout, pushed = image
+    target = f"docker://{registry.host}/{REPO}:v1"
+
+    skopeo("copy", "--preserve-digests", "--dest-tls-verify=false",
+           "--dest-creds", f"alice:{USERS['alice']}", f"oci:{layout}:v1", target)
+    alice_asked = [r for r in token_server.requests if r["user"] == "alice"]
+    assert any(f"repository:{REPO}:pull,push" in r["scopes"] for r in alice_asked), \
+        token_server.requests
+
+    # The pushed bytes are served to a bearer of a pull token.
+    pull = bearer(token_server.token_for("bob", [f"repository:{REPO}:pull"]))
+    r = requests.get(f"{registry.url}/v2/{REPO}/manifests/v1",
+                     headers={**pull, "Accept": OCI_MANIFEST})
+    assert r.status_code == 200, r.text
+    assert r.content == pushed.manifest
+
+    skopeo("copy", "--preserve-digests", "--src-tls-verify=false",
+           "--src-creds", f"bob:{USERS['bob']}", target, f"oci:{tmp_path / 'pulled'}:v1")
+    assert_same_image(read_image(tmp_path / "pulled", "v1"), pushed)
+
+    # bob's push fails in skopeo, and the registry says why.
+    denied = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", f"bob:{USERS['bob']}",
+                    f"oci:{layout}:v1", f"docker://{registry.host}/{REPO}:bob", check=False)
+    assert denied.returncode != 0
+    assert re.search(r"denied|unauthorized|insufficient", denied.stderr, re.I), denied.stderr
+    bob_push = bearer(token_server.token_for("bob", [f"repository:{REPO}:pull,push"]))
+    r = requests.post(f"{registry.url}/v2/{REPO}/blobs/uploads/", headers=bob_push)
+    assert_refused(r, (401, 403), error="insufficient_scope",
+                   scope=f"repository:{REPO}:pull,push")
+    r = requests.put(f"{registry.url}/v2/{REPO}/manifests/bob", data=pushed.manifest,
+                     headers={**bob_push, "Content-Type": OCI_MANIFEST})
+    assert_refused(r, (401, 403), error="insufficient_scope",
+                   scope=f"repository:{REPO}:pull,push")
+    tags = requests.get(f"{registry.url}/v2/{REPO}/tags/list", headers=pull).json()["tags"]
+    assert tags == ["v1"]
+
+    # The push event's actor is alice; the pull events' actor is bob.
+    pushes = wait_for(lambda: manifest_events(receiver, "push"), EVENT_WAIT_SECONDS,
+                      "manifest push event")
+    assert pushes[0]["target"]["digest"] == pushed.manifest_digest
+    assert pushes[0]["target"].get("tag") == "v1"
+    assert all(e["actor"] == {"name": "alice"} for e in pushes), pushes
+    pulls = wait_for(lambda: manifest_events(receiver, "pull"), EVENT_WAIT_SECONDS,
+                     "manifest pull event")
+    assert {json.dumps(e["actor"]) for e in pulls} == {json.dumps({"name": "bob"})}, pulls
+
+
+def test_no_token_is_challenged(token_registry, token_server):
+    r = requests.get(f"{token_registry.url}/v2/{REPO}/manifests/v1",
+                     headers={"Accept": OCI_MANIFEST})
+    refused = assert_refused(r, scope=f"repository:{REPO}:pull")
+    assert refused["challenge"]["realm"] == token_server.realm
+    assert refused["challenge"]["service"] == token_server.service
+    assert r.headers["WWW-Authenticate"] == (
+        f'Bearer realm="{token_server.realm}",service="{token_server.service}",'
+        f'scope="repository:{REPO}:pull"')
+    assert refused["body"]["errors"][0].get("detail") == [
+        {"Type": "repository", "Name": REPO, "Action": "pull"}]
+
+    base = requests.get(f"{token_registry.url}/v2/")
+    refused = assert_refused(base)
+    assert refused["challenge"] == {"realm": token_server.realm,
+                                    "service": token_server.service}
+
+    # Basic credentials are not a token.
+    basic = requests.get(f"{token_registry.url}/v2/", auth=("alice", USERS["alice"]))
+    assert_refused(basic)
+
+
+def test_bad_tokens_are_refused(token_registry, token_server):
+    url = f"{token_registry.url}/v2/{REPO}/manifests/none"
+    scope = f"repository:{REPO}:pull"
+    grant = [access("repository", REPO, "pull")]
+    issue = token_server.signer.issue
+    audience, issuer = token_server.service, token_server.issuer
+
+    # Control: a good token gets past authentication to a 404.
+    good = requests.get(url, headers=bearer(issue("alice", grant, issuer=issuer,
+                                                  audience=audience)))
+    assert good.status_code == 404, good.text
+    # And /v2/ accepts any valid token.
+    base = requests.get(f"{token_registry.url}/v2/",
+                        headers=bearer(token_server.token_for("bob", [])))
+    assert base.status_code == 200, base.text
+
+    bad = {
+        "expired": issue("alice", grant, issuer=issuer, audience=audience,
+                         issued_at=time.time() - 3600),
+        "another audience": issue("alice", grant, issuer=issuer, audience="another-registry"),
+        "another issuer": issue("alice", grant, issuer="someone-else", audience=audience),
+        "unknown key": Signer.generate("stranger").issue("alice", grant, issuer=issuer,
+                                                         audience=audience),
+        "garbage": "not.a.jwt",
+    }
+    for why, token in bad.items():
+        r = requests.get(url, headers=bearer(token))
+        assert r.status_code == 401, (why, r.status_code, r.text)
+        assert_refused(r, error="invalid_token", scope=scope)
+
+    # A valid token for another repository grants nothing here.
+    elsewhere = issue("alice", [access("repository", "demo/other", "pull", "push")],
+                      issuer=issuer, audience=audience)
+    r = requests.get(url, headers=bearer(elsewhere))
+    assert_refused(r, (401, 403), error="insufficient_scope", scope=scope)
