@@ -15,10 +15,20 @@ import time
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import prometheus_client  # noqa: F401 - see below
+import prometheus_client.multiprocess  # noqa: F401
 from gunicorn.app.base import BaseApplication
 
+from services.registry.domain.layout import ROOT
+from services.registry.domain.purge import purge_uploads
+from services.registry.storage import PathNotFound, StorageDriver, build_driver
 from shared.config import Config
 from shared.logfmt import kv
+from shared.metrics import mark_process_dead, render_latest
+
+# The debug server and the upload purger are threads in gunicorn's master, which forks workers
+# while they run: everything they import is imported here, before any fork, so a worker never
+# inherits a module lock held by one of them mid-import.
 
 log = logging.getLogger("registry.server")
 
@@ -28,14 +38,10 @@ def bind_address(addr: str) -> str:
     return f"0.0.0.0{addr}" if addr.startswith(":") else addr
 
 
-def _storage_healthy(config: Config) -> tuple[bool, str]:
+def _storage_healthy(driver: StorageDriver | None) -> tuple[bool, str]:
     try:
-        from services.registry.domain.layout import ROOT
-        from services.registry.storage import PathNotFound, build_driver
-
-        if config.storage.driver == "inmemory":
+        if driver is None:  # inmemory: nothing outside the process to check
             return True, "ok"
-        driver = build_driver(config)
         try:
             driver.list(ROOT)
         except PathNotFound:
@@ -47,17 +53,16 @@ def _storage_healthy(config: Config) -> tuple[bool, str]:
 
 def debug_app(config: Config) -> Any:
     """``/debug/health`` always; the Prometheus exposition when enabled."""
+    driver = None if config.storage.driver == "inmemory" else build_driver(config)
 
     def app(environ: dict, start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if config.http.prometheus_enabled and path == config.http.prometheus_path:
-            from shared.metrics import render_latest
-
             body, content_type = render_latest()
             start_response("200 OK", [("Content-Type", content_type)])
             return [body]
         if path == "/debug/health":
-            ok, detail = _storage_healthy(config)
+            ok, detail = _storage_healthy(driver)
             doc = {"status": "ok"} if ok else {"status": "unhealthy", "storage": detail}
             start_response("200 OK" if ok else "503 Service Unavailable",
                            [("Content-Type", "application/json")])
@@ -106,14 +111,13 @@ def start_upload_purger(config: Config) -> threading.Thread | None:
     if not purging.enabled or config.storage.readonly or config.storage.driver == "inmemory":
         return None
 
-    def loop() -> None:
-        from services.registry.domain.purge import purge_uploads
-        from services.registry.storage import build_driver
+    driver = build_driver(config)
 
+    def loop() -> None:
         time.sleep(random.uniform(1.0, min(60.0, max(purging.interval, 1.0))))
         while True:
             try:
-                purged = purge_uploads(build_driver(config), purging.age, purging.dryrun)
+                purged = purge_uploads(driver, purging.age, purging.dryrun)
                 log.info(kv("upload purge done", purged=len(purged), dryrun=purging.dryrun))
             except Exception as exc:  # keep purging on the next round
                 log.warning(kv("upload purge failed", error=exc))
@@ -166,8 +170,6 @@ class RegistryServer(BaseApplication):
 
 
 def _child_exit(server: Any, worker: Any) -> None:
-    from shared.metrics import mark_process_dead
-
     mark_process_dead(worker.pid)
 
 

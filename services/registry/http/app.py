@@ -106,7 +106,7 @@ def create_app(config: Config, sink: EventSink | None = None,
         middleware.append(auth)
     middleware.append(WritePolicyMiddleware(config.storage.readonly, config.storage.delete_enabled))
 
-    app = RegistryApp(middleware=middleware, router=RegistryRouter())
+    app = RegistryApp(middleware=middleware, router=RegistryRouter(config.http.prefix))
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
     errors.install(app)

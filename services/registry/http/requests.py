@@ -49,14 +49,18 @@ def content_range(req: falcon.Request) -> tuple[int | None, int | None]:
     return int(match.group(1)), int(match.group(2))
 
 
-def base_url(req: falcon.Request, configured_host: str | None) -> str:
+def base_url(req: falcon.Request, configured_host: str | None, prefix: str = "/") -> str:
+    """Where the API's ``/v2/`` lives for this client: ``http.host`` (or the Host the client
+    used) plus ``http.prefix``."""
     if configured_host:
-        return configured_host.rstrip("/")
-    host = req.get_header("Host") or req.host
-    return f"{req.scheme}://{host}"
+        root = configured_host.rstrip("/")
+    else:
+        root = f"{req.scheme}://{req.get_header('Host') or req.host}"
+    return root + ("/" + prefix.strip("/") if prefix.strip("/") else "")
 
 
-def request_context(req: falcon.Request, configured_host: str | None) -> RequestContext:
+def request_context(req: falcon.Request, configured_host: str | None,
+                    prefix: str = "/") -> RequestContext:
     port = req.env.get("REMOTE_PORT")
     addr = req.remote_addr or ""
     if port:
@@ -68,6 +72,6 @@ def request_context(req: falcon.Request, configured_host: str | None) -> Request
         host=req.get_header("Host") or "",
         method=req.method,
         useragent=req.user_agent or "",
-        base_url=base_url(req, configured_host),
+        base_url=base_url(req, configured_host, prefix),
         actor=getattr(principal, "name", None) if principal is not None else None,
     )

@@ -30,8 +30,10 @@ _PATTERNS = {name: re.compile(pattern) for name, pattern in ROUTES}
 class RegistryRouter:
     """A Falcon router: ``add_route("/<route name>", resource)``, then ``find(path)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "/") -> None:
         self._routes: list[tuple[str, re.Pattern[str], Any, dict]] = []
+        # http.prefix: the API lives under it ("/registry/v2/...").
+        self._prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
 
     def add_route(self, uri_template: str, resource: Any, **kwargs: Any) -> None:
         uri_template = uri_template.lstrip("/")  # Falcon insists on a leading slash
@@ -42,6 +44,10 @@ class RegistryRouter:
         self._routes.append((uri_template, _PATTERNS[uri_template], resource, method_map))
 
     def find(self, uri: str, req: Any = None) -> tuple[Any, dict, dict[str, str], str] | None:
+        if self._prefix:
+            if not uri.startswith(self._prefix + "/"):
+                return None
+            uri = uri[len(self._prefix):]
         for name, pattern, resource, method_map in self._routes:
             match = pattern.match(uri)
             if match:

@@ -48,12 +48,12 @@ class ServeProcess:
             [sys.executable, "-m", "services.cli", "serve", str(self.config_path)],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/v2/", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/v2/", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if self.proc.poll() is not None:
                 break

@@ -194,3 +194,24 @@ def _blob_files(root):
     for dirpath, _, files in os.walk(blobs):
         for f in files:
             yield os.path.join(dirpath, f)
+
+
+def test_http_prefix_and_relative_urls(tmp_path):
+    from falcon import testing
+
+    from services.registry.http import create_app
+    from shared.config import parse_config
+    from shared.events import RecordingSink
+
+    sink = RecordingSink()
+    config = parse_config({"storage": {"filesystem": {"rootdirectory": str(tmp_path)}},
+                           "http": {"addr": ":5000", "prefix": "/registry/",
+                                    "relativeurls": True}})
+    client = testing.TestClient(create_app(config, sink=sink), headers={"Host": "h:1"})
+    assert client.simulate_get("/v2/").status_code == 404
+    r = client.simulate_post("/registry/v2/r/blobs/uploads/")
+    assert r.status_code == 202
+    assert r.headers["Location"].startswith("/registry/v2/r/blobs/uploads/")
+    r = client.simulate_put(r.headers["Location"], params={"digest": sha256(b"p")}, body=b"p")
+    assert r.headers["Location"] == f"/registry/v2/r/blobs/{sha256(b'p')}"
+    assert sink.events[0].target.url == f"http://h:1/registry/v2/r/blobs/{sha256(b'p')}"

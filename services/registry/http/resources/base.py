@@ -17,12 +17,18 @@ class Resource:
         self.config = config
 
     def context(self, req: falcon.Request) -> RequestContext:
-        return request_context(req, self.config.http.host)
+        return request_context(req, self.config.http.host, self.config.http.prefix)
+
+    def path(self, path: str) -> str:
+        """``path`` under ``http.prefix``."""
+        prefix = self.config.http.prefix.strip("/")
+        return f"/{prefix}{path}" if prefix else path
 
     def url(self, req: falcon.Request, path: str) -> str:
-        if self.config.http.relativeurls:
-            return path
-        return f"{base_url(req, self.config.http.host)}{path}"
+        http = self.config.http
+        if http.relativeurls:
+            return self.path(path)
+        return f"{base_url(req, http.host, http.prefix)}{path}"
 
 
 class BaseResource(Resource):

@@ -31,7 +31,7 @@ class TagsResource(Resource):
         tags, more = self.registry.list_tags(name, n, req.get_param("last"))
         _json(resp, {"name": name, "tags": tags})
         if more and n and tags:
-            _link(resp, f"/v2/{name}/tags/list", n, tags[-1])
+            _link(resp, self.path(f"/v2/{name}/tags/list"), n, tags[-1])
 
 
 class CatalogResource(Resource):
@@ -42,7 +42,7 @@ class CatalogResource(Resource):
         repos, more = self.registry.catalog(n, req.get_param("last"))
         _json(resp, {"repositories": repos})
         if more and repos:
-            _link(resp, "/v2/_catalog", n, repos[-1])
+            _link(resp, self.path("/v2/_catalog"), n, repos[-1])
 
 
 class ReferrersResource(Resource):
