@@ -97,7 +97,12 @@ class AuthMiddleware:
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          params: dict) -> None:
         repository, actions = access_scope(req.uri_template, req.method, params)
-        scope = self.scope_type(repository=repository, actions=actions)
+        also: tuple[Any, ...] = ()
+        source = req.get_param("from")
+        if req.uri_template == "blob_upload" and req.method == "POST" and source:
+            # A cross-repository mount reads the source: the reference requires pull there.
+            also = (self.scope_type(repository=source, actions=("pull",)),)
+        scope = self.scope_type(repository=repository, actions=actions, also=also)
         headers = CaseInsensitiveDict(req.headers)
         try:
             req.context.principal = self.authenticator.authenticate(headers, scope)

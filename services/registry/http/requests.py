@@ -27,14 +27,16 @@ def body_chunks(req: falcon.Request, chunk_size: int = CHUNK_SIZE) -> Iterator[b
 
 
 def read_limited(req: falcon.Request, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of the body, so the caller can tell it was too long."""
+    """The whole body when it is at most ``limit`` bytes; a larger one is refused with 413
+    without being read (by Content-Length) or as soon as it passes the limit."""
+    too_large = RegistryError("MANIFEST_TOO_LARGE", status=413, detail={"limit": limit})
     if req.content_length is not None and req.content_length > limit:
-        return b"x" * (limit + 1)  # refused without reading it
+        raise too_large
     out = bytearray()
     for chunk in body_chunks(req, 65536):
         out += chunk
         if len(out) > limit:
-            break
+            raise too_large
     return bytes(out)
 
 
