@@ -8,7 +8,9 @@ the token's subject as actor, checked through a real webhook receiver fed by the
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import threading
 import time
@@ -25,8 +27,12 @@ from tests.e2e.tokenserver import Signer, TokenServer, access
 
 pytestmark = pytest.mark.e2e
 
-USERS = {"alice": "alice-pw", "bob": "bob-pw"}
-POLICY = {"alice": [("demo/*", {"pull", "push"})], "bob": [("demo/*", {"pull"})]}
+USERS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
+POLICY = {
+    "alice": [("demo/*", {"pull", "push"})],
+    "bob": [("demo/*", {"pull"})],
+    "carol": [("private/*", {"pull", "push"})],
+}
 REPO = "demo/app"
 EVENT_WAIT_SECONDS = 20
 
@@ -64,6 +70,15 @@ def assert_refused(r: requests.Response, statuses: tuple[int, ...] = (401,),
     assert params.get("error") == error, params
     assert params.get("scope") == scope, params
     return {"body": body, "challenge": params}
+
+
+def push_blob(url: str, repo: str, data: bytes, token: str) -> str:
+    """A monolithic blob upload (one POST with the digest); returns the digest."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = requests.post(f"{url}/v2/{repo}/blobs/uploads/", params={"digest": digest}, data=data,
+                      headers={**bearer(token), "Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    return digest
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -199,15 +214,35 @@ def test_skopeo_push_and_pull_through_the_token_server(
     tags = requests.get(f"{registry.url}/v2/{REPO}/tags/list", headers=pull).json()["tags"]
     assert tags == ["v1"]
 
+    # A copy to a second repository mounts the layers: skopeo asks the token server for
+    # push on the target and pull on the source in one token, and the registry accepts it.
+    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+           "--src-creds", f"alice:{USERS['alice']}", "--dest-creds", f"alice:{USERS['alice']}",
+           target, f"docker://{registry.host}/demo/copy:v1")
+    assert any({"repository:demo/copy:pull,push", f"repository:{REPO}:pull"} <= set(r["scopes"])
+               for r in token_server.requests), token_server.requests
+    r = requests.get(f"{registry.url}/v2/demo/copy/manifests/v1",
+                     headers={**pull, "Accept": OCI_MANIFEST})
+    assert_refused(r, (401, 403), error="insufficient_scope",  # bob's token: demo/app only
+                   scope="repository:demo/copy:pull")
+    alice_pull = bearer(token_server.token_for("alice", ["repository:demo/copy:pull"]))
+    r = requests.get(f"{registry.url}/v2/demo/copy/manifests/v1",
+                     headers={**alice_pull, "Accept": OCI_MANIFEST})
+    assert r.status_code == 200 and r.content == pushed.manifest, r.text
+
     # The push event's actor is alice; the pull events' actor is bob.
     pushes = wait_for(lambda: manifest_events(receiver, "push"), EVENT_WAIT_SECONDS,
                       "manifest push event")
+    pushes = [e for e in pushes if e["target"].get("tag") == "v1"]
     assert pushes[0]["target"]["digest"] == pushed.manifest_digest
     assert pushes[0]["target"].get("tag") == "v1"
     assert all(e["actor"] == {"name": "alice"} for e in pushes), pushes
-    pulls = wait_for(lambda: manifest_events(receiver, "pull"), EVENT_WAIT_SECONDS,
-                     "manifest pull event")
-    assert {json.dumps(e["actor"]) for e in pulls} == {json.dumps({"name": "bob"})}, pulls
+    # bob pulled demo/app, then alice read it for her copy.
+    def pull_actors() -> set[str]:
+        return {json.dumps(e["actor"]) for e in manifest_events(receiver, "pull")}
+
+    expected = {json.dumps({"name": "bob"}), json.dumps({"name": "alice"})}
+    wait_for(lambda: pull_actors() == expected, EVENT_WAIT_SECONDS, "pulls by bob and alice")
 
 
 def test_no_token_is_challenged(token_registry, token_server):
@@ -267,3 +302,28 @@ def test_bad_tokens_are_refused(token_registry, token_server):
                       issuer=issuer, audience=audience)
     r = requests.get(url, headers=bearer(elsewhere))
     assert_refused(r, (401, 403), error="insufficient_scope", scope=scope)
+
+
+def test_cross_repository_mount_needs_pull_on_the_source(token_registry, token_server):
+    """As in the reference, ``POST ?mount=&from=`` needs pull on ``from`` as well: alice, who
+    may push demo/*, cannot mount carol's private blob, whatever scope she asks for."""
+    url = token_registry.url
+    secret = push_blob(url, "private/base", os.urandom(4096),
+                       token_server.token_for("carol", ["repository:private/base:pull,push"]))
+    wanted = ["repository:demo/app:pull,push", "repository:private/base:pull"]
+    alice = token_server.token_for("alice", wanted)
+    r = requests.post(f"{url}/v2/demo/app/blobs/uploads/",
+                      params={"mount": secret, "from": "private/base"}, headers=bearer(alice))
+    assert_refused(r, (401, 403), error="insufficient_scope", scope=" ".join(wanted))
+    leaked = requests.get(f"{url}/v2/demo/app/blobs/{secret}", headers=bearer(alice))
+    assert leaked.status_code == 404, leaked.status_code
+
+    # Between repositories she may read, the same mount is allowed.
+    own = push_blob(url, "demo/app", os.urandom(4096), alice)
+    both = token_server.token_for("alice", ["repository:demo/second:pull,push",
+                                            "repository:demo/app:pull"])
+    r = requests.post(f"{url}/v2/demo/second/blobs/uploads/",
+                      params={"mount": own, "from": "demo/app"}, headers=bearer(both))
+    assert r.status_code == 201, r.text
+    assert requests.head(f"{url}/v2/demo/second/blobs/{own}",
+                         headers=bearer(both)).status_code == 200

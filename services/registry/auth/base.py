@@ -18,10 +18,13 @@ class AccessScope:
     ``repository`` None with no actions is the base endpoint ``/v2/`` (any valid credential
     will do); ``repository`` None with ``("*",)`` is ``/v2/_catalog``, which token auth maps
     to the reference's ``registry:catalog:*`` resource. Use :meth:`base` and :meth:`catalog`.
+    ``also`` is further access the same request needs: a cross-repository mount needs
+    ``pull`` on its ``from`` repository, as in the reference.
     """
 
     repository: str | None
     actions: tuple[str, ...] = ()
+    also: tuple[AccessScope, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.actions if a not in ACTIONS]
@@ -45,20 +48,27 @@ class AccessScope:
             return "registry", "catalog"
         return None
 
+    def parts(self) -> tuple[AccessScope, ...]:
+        """This access and every ``also``: what must all be granted."""
+        return (self, *(p for a in self.also for p in a.parts()))
+
     def scope_param(self) -> str | None:
-        """The ``scope`` of a Bearer challenge: ``repository:library/a:pull,push``."""
-        resource = self.resource
-        if resource is None:
-            return None
-        return f"{resource[0]}:{resource[1]}:{','.join(dict.fromkeys(self.actions))}"
+        """The ``scope`` of a Bearer challenge: ``repository:library/a:pull,push``, the
+        parts separated by spaces (``... repository:library/b:pull``) as the reference does."""
+        params = []
+        for part in self.parts():
+            resource = part.resource
+            if resource is not None:
+                params.append(f"{resource[0]}:{resource[1]}:"
+                              f"{','.join(dict.fromkeys(part.actions))}")
+        return " ".join(params) or None
 
     def detail(self) -> list[dict[str, str]] | None:
         """The error ``detail`` the reference sends: one access record per action."""
-        resource = self.resource
-        if resource is None:
-            return None
-        return [{"Type": resource[0], "Name": resource[1], "Action": a}
-                for a in dict.fromkeys(self.actions)]
+        records = [{"Type": resource[0], "Name": resource[1], "Action": a}
+                   for part in self.parts() if (resource := part.resource) is not None
+                   for a in dict.fromkeys(part.actions)]
+        return records or None
 
 
 @dataclass(frozen=True)

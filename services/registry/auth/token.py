@@ -197,6 +197,11 @@ class TokenAuthenticator(Authenticator):
 
     @staticmethod
     def grants(access: Any, scope: AccessScope) -> bool:
+        """Whether the ``access`` claim grants every part of ``scope``."""
+        return all(TokenAuthenticator._grants_part(access, part) for part in scope.parts())
+
+    @staticmethod
+    def _grants_part(access: Any, scope: AccessScope) -> bool:
         resource = scope.resource
         if resource is None:  # /v2/: any valid token
             return True
