@@ -109,10 +109,13 @@ class BrokerPublisher:
         self.topology = topology_for(config)
         self._reset()
         os.register_at_fork(after_in_child=self._reset)
+        # Events an earlier run (or a dead worker) left in the spool go out now, not at the
+        # next push.
+        _ = self.spool
 
     def _reset(self) -> None:
         # Runs at construction and in a forked child: nothing of the parent's connection,
-        # lock or threads is usable there.
+        # lock or threads is usable there (a child finds a leftover spool at its first write).
         self._lock = threading.Lock()
         self._link = _BrokerLink(self.config, self.topology)
         self._spool: Spool | None = None

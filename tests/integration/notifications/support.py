@@ -222,6 +222,7 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
     """Remove what a test declared on the shared broker."""
     try:
         with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=0)
             channel = conn.channel()
             for ep in config.notifications.endpoints:
                 names = [endpoint_queue_name(ep.name), dead_queue_name(ep.name)]
@@ -282,6 +283,7 @@ class Process:
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
         self.log_path = log_path
+        self.debug_url: str | None = None
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen([str(REGISTRY), *args], stdout=log,
                                          stderr=subprocess.STDOUT, env=env or clean_env(),
@@ -435,9 +437,11 @@ def start_serve(deployment: Deployment, name: str = "serve") -> tuple[Process, s
     addr = yaml.safe_load(deployment.config_path.read_text())["http"]["addr"]
     base_url = f"http://{addr}"
     # Its own debug port: a notifier on the same config may hold the configured one.
-    env = clean_env(REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{free_port()}")
+    debug_port = free_port()
+    env = clean_env(REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{debug_port}")
     process = Process(["serve", str(deployment.config_path)], deployment.workdir / f"{name}.log",
                       env)
+    process.debug_url = f"http://127.0.0.1:{debug_port}"
 
     def up() -> bool:
         if process.proc.poll() is not None:

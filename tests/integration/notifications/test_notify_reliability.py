@@ -98,6 +98,14 @@ def test_embedded_mode_survives_a_restart_of_registry_serve(receivers, deploymen
         blob_pushes = [r for r in hook.snapshot() if r.json["action"] == "push"
                        and r.json["target"]["mediaType"] == "application/octet-stream"]
         assert len({r.json["id"] for r in blob_pushes}) == 6  # two blobs per image
+        # One /metrics for both: the registry's debug server shows the embedded notifier's too.
+        name = f"embedded-{uid}"
+        text = wait_until(
+            lambda: (t := requests.get(f"{serve2.debug_url}/metrics", timeout=5).text)
+            and (metric(t, "registry_notifications_sent_total", endpoint=name) or 0) >= 9 and t,
+            10, "the embedded notifier's figures on the registry's /metrics")
+        assert metric(text, "registry_notifications_delivery_latency_seconds_count",
+                      endpoint=name) >= 9
     finally:
         serve2.stop()
 
@@ -149,3 +157,38 @@ def test_notifier_metrics(rabbitmq_url, receivers, deployments, notifiers, uid):
     health = requests.get(f"http://127.0.0.1:{d.debug_port}/debug/health", timeout=5)
     assert health.status_code == 200
     assert health.json()["endpoints"] == {name: True}
+
+
+def test_publish_latency_is_bounded_when_the_broker_hangs(deployments, uid):
+    """A broker that accepts connections and never answers (overloaded, half-dead): the first
+    write waits at most the connect timeout, later ones go straight to the spool."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted = []
+
+    def accept_forever() -> None:
+        try:
+            while True:
+                accepted.append(server.accept())
+        except OSError:
+            return  # closed at the end of the test
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    try:
+        d = deployments(f"amqp://guest:guest@127.0.0.1:{server.getsockname()[1]}//",
+                        [endpoint(f"hang-{uid}", "http://127.0.0.1:9/")])
+        took = []
+        for _ in range(10):
+            started = time.monotonic()
+            d.sink.write(make_event())
+            took.append(time.monotonic() - started)
+        assert accepted  # it did try the broker
+        assert took[0] < 2.5, took
+        assert max(took[1:]) < 0.2, took
+        assert len(list((d.workdir / "root" / "_notifications" / "spool").glob("*.event"))) == 10
+    finally:
+        server.close()
