@@ -230,7 +230,7 @@ def test_skopeo_push_and_pull_through_the_token_server(
                      headers={**alice_pull, "Accept": OCI_MANIFEST})
     assert r.status_code == 200 and r.content == pushed.manifest, r.text
 
-    # The push event's actor is alice; the pull events' actor is bob.
+    # Events name the token's subject: alice pushed; bob, then alice, pulled demo/app.
     pushes = wait_for(lambda: manifest_events(receiver, "push"), EVENT_WAIT_SECONDS,
                       "manifest push event")
     pushes = [e for e in pushes if e["target"].get("tag") == "v1"]
