@@ -65,6 +65,7 @@ class RegistryProcess:
     port: int = 0
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    config_path: Path | None = None
 
     @property
     def host(self) -> str:
@@ -106,7 +107,7 @@ class RegistryProcess:
         self.port = free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config_path = self.workdir / f"{self.kind}-{self.port}.yml"
+        config_path = self.config_path = self.workdir / f"{self.kind}-{self.port}.yml"
         config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
         if self.kind == "ours":
             cmd = [*registry_command(), "serve", str(config_path)]

@@ -1,0 +1,276 @@
+"""Webhook latency and drain, this registry against the reference, one receiver for both.
+
+Run by hand (not a test): ``.venv/bin/python benchmarks/notify_bench.py`` from the repository
+root. One webhook receiver (in this process) takes the POSTs of both registries; pusher threads
+PUT distinct manifests by tag, and each event is matched to its PUT by the tag. Figures (median
+of the rounds, min-max beside it):
+
+- latency from the manifest PUT's response to the webhook's arrival, p50 and p99, at 1 and 8
+  concurrent pushers
+- delivered events/s at 8 pushers (events / time from the first to the last arrival), and the
+  same for this registry with a second ``registry notifier`` process
+- manifest PUT req/s at 8 pushers with notifications on, against this registry with none
+  configured (the target is within 10%)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from registry_bench import OCI_MANIFEST, QUIET_LOGS, seed_manifest_repo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.e2e.procs import RegistryProcess, registry_command  # noqa: E402
+
+REPO = "bench/notify"
+
+
+class Receiver:
+    """Records the arrival time of every manifest push event, by tag."""
+
+    def __init__(self):
+        self.arrivals: dict[str, float] = {}
+        self.posts = 0
+        self.lock = threading.Lock()
+        self.gate = threading.Event()  # cleared: hold every POST (a backlog builds up)
+        self.gate.set()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = time.perf_counter()
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    payload = {}
+                if isinstance(payload, dict) and "events" in payload:
+                    events = payload["events"]  # the reference's envelope
+                elif isinstance(payload, dict) and "specversion" in payload:
+                    events = [payload.get("data", {})]  # a CloudEvent
+                else:
+                    events = [payload]
+                with receiver.lock:
+                    receiver.posts += 1
+                    for event in events:
+                        tag = event.get("target", {}).get("tag")
+                        if event.get("action") == "push" and tag:
+                            receiver.arrivals.setdefault(tag, now)
+                receiver.gate.wait(60)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, tags: list[str], timeout: float) -> bool:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self.lock:
+                if all(t in self.arrivals for t in tags):
+                    return True
+            time.sleep(0.05)
+        return False
+
+
+def endpoint_config(receiver: Receiver, broker_url: str | None, ours: bool) -> dict:
+    endpoint = {"name": f"bench-{os.getpid()}", "url": receiver.url, "timeout": "30s", "threshold": 5,
+                "backoff": "1s", "ignore": {"actions": ["pull"]}}
+    notifications: dict = {"endpoints": [endpoint]}
+    if ours and broker_url:
+        # Own exchange and queue names: a shared broker may serve other registries.
+        notifications["broker"] = {"url": broker_url, "exchange": f"bench-{os.getpid()}.events"}
+    return {"notifications": notifications}
+
+
+def push_phase(reg: RegistryProcess, template: dict, label: str, clients: int,
+               seconds: float) -> tuple[dict[str, float], float, int]:
+    """PUT distinct tagged manifests; returns {tag: response time}, req/s, failures."""
+    responded: dict[str, float] = {}
+    failures = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+    barrier = threading.Barrier(clients + 1)
+
+    def pusher(c: int) -> None:
+        with requests.Session() as session:
+            barrier.wait()
+            i = 0
+            while time.perf_counter() < stop_at:
+                tag = f"{label}-c{c}-{i}"
+                body = json.dumps({**template, "annotations": {"bench": tag}})
+                r = session.put(f"{reg.url}/v2/{REPO}/manifests/{tag}", data=body,
+                                headers={"Content-Type": OCI_MANIFEST})
+                now = time.perf_counter()
+                with lock:
+                    if r.status_code == 201:
+                        responded[tag] = now
+                    else:
+                        failures[0] += 1
+                i += 1
+
+    threads = [threading.Thread(target=pusher, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return responded, len(responded) / (time.perf_counter() - start), failures[0]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summarize(values: list[float]) -> str:
+    return f"{statistics.median(values):9.1f} ({min(values):.0f}-{max(values):.0f})"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of a push phase")
+    ap.add_argument("--broker-url", default=None,
+                    help="this registry's broker (e.g. amqp://guest:guest@127.0.0.1:5672//); "
+                         "default: the embedded broker")
+    ap.add_argument("--drain-timeout", type=float, default=120.0)
+    args = ap.parse_args()
+
+    receiver = Receiver()
+    tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
+
+    def process(kind: str, name: str, notify: bool) -> RegistryProcess:
+        extra = dict(QUIET_LOGS)
+        if notify:
+            extra.update(endpoint_config(receiver, args.broker_url, kind == "ours"))
+        return RegistryProcess(kind=kind, root=tmp / f"{name}-root", workdir=tmp / name,
+                               extra_config=extra)
+
+    ours, ref, ours_off = (process("ours", "ours", True), process("reference", "ref", True),
+                           process("ours", "ours-off", False))
+    names = {id(ours): "this registry", id(ref): "reference"}
+    short = {id(ours): "ours", id(ref): "ref", id(ours_off): "off"}
+    results: dict[str, dict[str, list[float]]] = {"this registry": {}, "reference": {}}
+    failures = 0
+    notifiers: list[subprocess.Popen] = []
+
+    def start_notifier() -> None:
+        """One more ``registry notifier`` process on ours's config."""
+        with open(tmp / f"notifier-{len(notifiers)}.log", "ab") as log:
+            notifiers.append(subprocess.Popen(
+                [*registry_command(), "notifier", str(ours.config_path)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True))
+        time.sleep(3)
+
+    def record(reg, figure, value):
+        results[names[id(reg)]].setdefault(figure, []).append(value)
+
+    def measured_round(reg, template, label, clients, backlog=False) -> dict[str, float]:
+        """One push phase, then wait for its events; returns its figures. With ``backlog`` the
+        receiver holds every POST during the push; "drain" is then the rate at which the backlog
+        arrives once it answers again."""
+        nonlocal failures
+        label = f"{short[id(reg)]}-{label}"
+        if backlog:
+            receiver.gate.clear()
+        responded, rate, failed = push_phase(reg, template, label, clients, args.seconds)
+        released = time.perf_counter()
+        receiver.gate.set()
+        failures += failed
+        tags = list(responded)
+        if not receiver.wait_for(tags, args.drain_timeout):
+            missing = [t for t in tags if t not in receiver.arrivals]
+            raise RuntimeError(f"{names[id(reg)]}: {len(missing)} events never arrived")
+        latencies = [(receiver.arrivals[t] - responded[t]) * 1000 for t in tags]
+        arrivals = sorted(receiver.arrivals[t] for t in tags)
+        figures = {
+            "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99),
+            "drain": (len([a for a in arrivals if a >= released]) / (arrivals[-1] - released)
+                      if backlog else len(tags) / max(arrivals[-1] - arrivals[0], 1e-9)),
+            "rate": rate,
+        }
+        print(f"  {label:20} {names[id(reg)]:14} {len(tags):6} events  PUT {rate:7.1f}/s  "
+              f"p50 {figures['p50']:7.1f} ms  p99 {figures['p99']:7.1f} ms  "
+              f"delivered {figures['drain']:7.1f}/s")
+        return figures
+
+    try:
+        for reg in (ours, ref, ours_off):
+            reg.start()
+        if args.broker_url:
+            start_notifier()  # serve starts one itself only on the embedded broker
+        broker = args.broker_url or "embedded (filesystem) broker"
+        print(f"receiver {receiver.url}; this registry on {broker}; storage under {tmp}")
+        templates = {id(reg): seed_manifest_repo(reg, REPO) for reg in (ours, ref, ours_off)}
+        time.sleep(2)  # let the seed's blob events drain
+
+        for clients in (1, 8):
+            for n in range(args.rounds):
+                for reg in (ours, ref) if n % 2 == 0 else (ref, ours):
+                    f = measured_round(reg, templates[id(reg)], f"r{n}-x{clients}", clients)
+                    record(reg, f"latency p50 ms, {clients} pusher(s)", f["p50"])
+                    record(reg, f"latency p99 ms, {clients} pusher(s)", f["p99"])
+                    if clients == 8:
+                        record(reg, "manifest PUT req/s, 8 pushers, notifying", f["rate"])
+                if clients == 8:
+                    _, off_rate, failed = push_phase(ours_off, templates[id(ours_off)],
+                                                     f"off{n}", 8, args.seconds)
+                    failures += failed
+                    record(ours, "manifest PUT req/s, 8 pushers, no endpoints", off_rate)
+                    print(f"  off{n:<17} {'this registry':14} PUT {off_rate:7.1f}/s (no endpoints)")
+
+        for n in range(args.rounds):
+            for reg in (ours, ref) if n % 2 == 0 else (ref, ours):
+                f = measured_round(reg, templates[id(reg)], f"r{n}-backlog", 8, backlog=True)
+                record(reg, "backlog drain events/s, 1 notifier", f["drain"])
+
+        start_notifier()
+        for n in range(args.rounds):
+            f = measured_round(ours, templates[id(ours)], f"r{n}-backlog-2n", 8, backlog=True)
+            record(ours, "backlog drain events/s, 2 notifiers", f["drain"])
+    finally:
+        for notifier in notifiers:
+            os.killpg(notifier.pid, signal.SIGTERM)
+            notifier.wait(15)
+        for reg in (ours, ref, ours_off):
+            reg.stop()
+        receiver.server.shutdown()
+
+    print(f"\n{args.rounds} rounds of {args.seconds:.0f} s; median (min-max)")
+    print(f"{'figure':48}{'this registry':>24}{'reference':>24}")
+    for figure in results["this registry"]:
+        cells = "".join(
+            f"{summarize(results[k][figure]):>24}" if figure in results[k] else f"{'-':>24}"
+            for k in ("this registry", "reference"))
+        print(f"{figure:48}{cells}")
+    print(f"failed PUTs: {failures}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
