@@ -7,6 +7,7 @@ content itself is shared. Descriptor lookups go through the optional blob descri
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, BinaryIO
 
 from services.registry.domain import layout
@@ -16,12 +17,14 @@ from services.registry.storage.driver import PathNotFound, StorageDriver
 from shared.logfmt import kv
 
 log = logging.getLogger("registry.blobs")
+_CACHE_WARNING_INTERVAL = 30.0  # one line per outage, not one per request
 
 
 class BlobStore:
     def __init__(self, driver: StorageDriver, cache: Any = None):
         self.driver = driver
         self.cache = cache
+        self._last_cache_warning = 0.0
 
     # ------------------------------------------------------------ cache, failing soft
     def _cache_call(self, method: str, *args: Any) -> Any:
@@ -30,7 +33,11 @@ class BlobStore:
         try:
             return getattr(self.cache, method)(*args)
         except Exception as exc:  # a cache outage must never fail a request
-            log.warning(kv("blob descriptor cache failed", operation=method, error=exc))
+            now = time.monotonic()
+            if now - self._last_cache_warning > _CACHE_WARNING_INTERVAL:
+                self._last_cache_warning = now
+                log.warning(kv("blob descriptor cache failed, using storage", operation=method,
+                               error=exc))
             return None
 
     # ------------------------------------------------------------ global content
