@@ -24,6 +24,7 @@ the endpoint queues would otherwise lose the event (unroutable).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -169,6 +170,14 @@ def enabled_endpoints(config: Config) -> list[EndpointConfig]:
     return [e for e in config.notifications.endpoints if not e.disabled]
 
 
+def embedded_directory(config: Config) -> Path | None:
+    """The embedded broker's folder, or None for a network broker."""
+    url = config.notifications.broker.url
+    if url is None or url.startswith("filesystem:"):
+        return config.broker_directory()
+    return None
+
+
 def is_amqp(config: Config) -> bool:
     url = config.notifications.broker.url or ""
     return url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
@@ -188,16 +197,23 @@ def queue_depth(connection: Connection, queue: Queue) -> int:
 
 
 class AtomicFilesystemChannel(filesystem.Channel):
-    """The filesystem transport with its two traps fixed (see TOOLING.md).
+    """The filesystem transport with its traps fixed (see TOOLING.md), and acknowledgements.
 
     - Publish writes a temporary file and renames it into place: the stock channel creates the
       message file and then writes it, so a consumer in another process can read it empty and
       lose it (celery/kombu#1551). The file is fsync'd first: a publish is durable when it returns.
-    - Consume moves the file into the processed folder beside the data folder (same filesystem, so
-      the move is an atomic claim) instead of the system temp dir, then removes it.
+    - Consume claims a message by renaming it into the processed folder beside the data folder
+      (same filesystem, so the claim is atomic) as ``<pid>-<name>``, and removes it only on ack.
+      The stock channel deletes it at once, so a consumer killed mid-delivery lost it; here
+      :func:`recover_claimed` puts the claims of dead processes back (at least once, like
+      RabbitMQ).
     Names use wall-clock nanoseconds, not the stock per-boot monotonic milliseconds, so messages
     keep their order across a reboot.
     """
+
+    # delivery tag -> claimed file, for every channel of this process
+    _claimed: dict[str, str] = {}
+    _claimed_lock = threading.Lock()
 
     def _put(self, queue, payload, **kwargs):
         folder = self.data_folder_out
@@ -223,10 +239,66 @@ class AtomicFilesystemChannel(filesystem.Channel):
             except OSError:
                 continue  # another consumer claimed it first
             with open(claimed, "rb") as f:
-                payload = f.read()
-            os.remove(claimed)
-            return loads(payload.decode())
+                payload = loads(f.read().decode())
+            tag = payload.get("properties", {}).get("delivery_tag")
+            if tag:
+                with self._claimed_lock:
+                    self._claimed[tag] = claimed
+            else:
+                os.remove(claimed)
+            return payload
         raise filesystem.Empty()
+
+    def _release_claim(self, delivery_tag) -> None:
+        with self._claimed_lock:
+            claimed = self._claimed.pop(delivery_tag, None)
+        if claimed:
+            try:
+                os.remove(claimed)
+            except FileNotFoundError:
+                pass
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        super().basic_ack(delivery_tag, multiple)
+        self._release_claim(delivery_tag)
+
+    def basic_reject(self, delivery_tag, requeue=False):
+        super().basic_reject(delivery_tag, requeue=requeue)
+        self._release_claim(delivery_tag)
+
+    def _restore(self, message):
+        # Requeued (a reject, or unacked at close): the new copy replaces the claim.
+        super()._restore(message)
+        self._release_claim(message.delivery_tag)
+
+
+def recover_claimed(directory: Path) -> int:
+    """Put back messages claimed by processes that no longer exist (killed mid-delivery).
+    Returns how many came back."""
+    data, processed = directory / "data", directory / "processed"
+    if not processed.is_dir():
+        return 0
+    recovered = 0
+    for entry in os.listdir(processed):
+        pid, _, name = entry.partition("-")
+        if not pid.isdigit() or not name or _alive(int(pid)):
+            continue
+        try:
+            os.rename(processed / entry, data / name)
+            recovered += 1
+        except OSError:
+            continue  # another process recovered it first
+    return recovered
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class AtomicFilesystemTransport(filesystem.Transport):
@@ -275,8 +347,9 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
     """
     broker = config.notifications.broker
     url = broker.url
-    if url is None or url.startswith("filesystem:"):
-        options = embedded_transport_options(config.broker_directory())
+    directory = embedded_directory(config)
+    if directory is not None:
+        options = embedded_transport_options(directory)
         return Connection(transport=AtomicFilesystemTransport, transport_options=options)
     scheme = url.split(":", 1)[0]
     publish = purpose == "publish"

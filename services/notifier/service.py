@@ -8,15 +8,24 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
-from shared.broker import connect, enabled_endpoints, topology_for
+from shared.broker import (
+    connect,
+    embedded_directory,
+    enabled_endpoints,
+    recover_claimed,
+    topology_for,
+)
 from shared.config import Config
 from shared.logfmt import kv
 
 log = logging.getLogger("notifier")
+
+RECOVERY_INTERVAL = 2.0  # embedded broker: how often to look for a dead notifier's claims
 
 
 def _declare_topology(config: Config, stop: threading.Event) -> bool:
@@ -77,8 +86,15 @@ def run(config: Config, serve_debug: bool) -> int:
             consumer = EndpointConsumer(config, endpoint, stop)
             consumer.start()
             consumers.append(consumer)
+    embedded = embedded_directory(config)
+    next_recovery = 0.0
     while not stop.wait(0.5):
-        pass
+        if embedded is not None and time.monotonic() >= next_recovery:
+            # A notifier killed mid-delivery left claimed messages: deliver them again.
+            recovered = recover_claimed(embedded)
+            if recovered:
+                log.warning(kv("requeued messages of a dead notifier", count=recovered))
+            next_recovery = time.monotonic() + RECOVERY_INTERVAL
     for consumer in consumers:
         consumer.join(SHUTDOWN_GRACE + 2)
     if server is not None:

@@ -447,8 +447,8 @@ def start_serve(deployment: Deployment, name: str = "serve") -> tuple[Process, s
         if process.proc.poll() is not None:
             raise AssertionError(f"registry serve exited: {process.log()[-3000:]}")
         try:
-            return requests.get(f"{base_url}/v2/", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{base_url}/v2/", timeout=2).status_code == 200
+        except requests.RequestException:  # not listening yet, or a worker still booting
             return False
 
     wait_until(up, 30, "registry serve to answer", interval=0.1)
