@@ -9,6 +9,7 @@ when the request named one; deletes carry only the digest (or the tag) and the r
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import uuid
 from collections.abc import Sequence
@@ -21,8 +22,15 @@ from shared.logfmt import kv
 
 log = logging.getLogger("registry.events")
 
-# One per process, as the reference's instance id.
-INSTANCE_ID = str(uuid.uuid4())
+# One per process, as the reference's instance id; a forked worker gets its own.
+_instance: tuple[int, str] = (os.getpid(), str(uuid.uuid4()))
+
+
+def instance_id() -> str:
+    global _instance
+    if _instance[0] != os.getpid():
+        _instance = (os.getpid(), str(uuid.uuid4()))
+    return _instance[1]
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class RequestContext:
 def source_for(config: Config) -> Source:
     """``hostname:port`` of the listening address, and this process's instance id."""
     port = config.http.addr.rsplit(":", 1)[-1]
-    return Source(addr=f"{socket.gethostname()}:{port}", instance_id=INSTANCE_ID)
+    return Source(addr=f"{socket.gethostname()}:{port}", instance_id=instance_id())
 
 
 class EventBridge:

@@ -7,7 +7,7 @@ import bcrypt
 import pytest
 from falcon import testing
 
-from services.registry.events.bridge import INSTANCE_ID
+from services.registry.events.bridge import instance_id
 from services.registry.http import create_app
 from shared.config import parse_config
 from shared.events import RecordingSink
@@ -20,7 +20,7 @@ from tests.integration.registry.registry_api import (
     sha256,
 )
 
-SOURCE = {"addr": f"{socket.gethostname()}:5000", "instanceID": INSTANCE_ID}
+SOURCE = {"addr": f"{socket.gethostname()}:5000", "instanceID": instance_id()}
 
 
 def _request(event, method):
