@@ -135,6 +135,8 @@ class UploadStore:
                algorithm: str = CANONICAL) -> int:
         key = f"{status.repository}/{status.uuid}"
         h = self.hashes.take(key, status.offset, algorithm)
+        if h is None and status.offset == 0:
+            h = hasher(algorithm)  # nothing written yet: any process can hash from the start
         writer = self.driver.writer(layout.upload_data(status.repository, status.uuid), append=True)
         try:
             written = 0
