@@ -30,6 +30,7 @@ def test_monolithic_post_then_get_head_and_ranges(api):
     assert r.content == data[99990:]
     r = api.simulate_get(f"/v2/a/b/blobs/{dg}", headers={"Range": "bytes=200000-300000"})
     assert r.status_code == 416
+    assert r.headers["Content-Range"] == f"bytes */{len(data)}"
 
 
 def test_chunked_upload_with_status_and_headers(api):

@@ -31,8 +31,10 @@ class BlobResource(Resource):
             window = parse_range(req.get_header("Range"), desc.size)
         except ValueError:
             stream.close()
-            raise RegistryError("RANGE_INVALID", "requested range not satisfiable", status=416,
-                                detail={"size": desc.size}) from None
+            err = RegistryError("RANGE_INVALID", "requested range not satisfiable", status=416,
+                                detail={"size": desc.size})
+            err.headers = {"Content-Range": f"bytes */{desc.size}"}  # type: ignore[attr-defined]
+            raise err from None
         self._headers(resp, desc.digest)
         if window is None:
             resp.stream = stream
