@@ -50,8 +50,10 @@ MESSAGES = {
 
 class RegistryError(Exception):
     def __init__(self, code: str, message: str | None = None, detail: Any = None,
-                 status: int | None = None):
+                 status: int | None = None, headers: dict[str, str] | None = None):
         self.code = code
+        # Response headers the error needs (WWW-Authenticate, an upload's Range ...).
+        self.headers = dict(headers or {})
         self.message = message or MESSAGES.get(code, code.lower())
         self.detail = detail
         self.status = status or STATUS.get(code, 400)

@@ -32,7 +32,7 @@ def _write(resp: falcon.Response, status: int, errors: list[dict[str, Any]],
 
 def handle_registry_error(req: falcon.Request, resp: falcon.Response, ex: RegistryError,
                           params: dict) -> None:
-    _write(resp, ex.status, [ex.to_dict()], getattr(ex, "headers", None))
+    _write(resp, ex.status, [ex.to_dict()], ex.headers)
 
 
 def handle_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError,

@@ -108,9 +108,9 @@ class AuthMiddleware:
             req.context.principal = self.authenticator.authenticate(headers, scope)
         except self.error_type as exc:
             code = getattr(exc, "code", "UNAUTHORIZED")
-            err = RegistryError(code, getattr(exc, "message", None),
-                                detail=getattr(exc, "detail", None),
-                                status=getattr(exc, "status", 401))
             challenge = getattr(exc, "challenge", None)
-            err.headers = {"WWW-Authenticate": challenge} if challenge else {}  # type: ignore[attr-defined]
-            raise err from None
+            raise RegistryError(code, getattr(exc, "message", None),
+                                detail=getattr(exc, "detail", None),
+                                status=getattr(exc, "status", 401),
+                                headers={"WWW-Authenticate": challenge} if challenge else None,
+                                ) from None

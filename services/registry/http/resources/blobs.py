@@ -31,10 +31,9 @@ class BlobResource(Resource):
             window = parse_range(req.get_header("Range"), desc.size)
         except ValueError:
             stream.close()
-            err = RegistryError("RANGE_INVALID", "requested range not satisfiable", status=416,
-                                detail={"size": desc.size})
-            err.headers = {"Content-Range": f"bytes */{desc.size}"}  # type: ignore[attr-defined]
-            raise err from None
+            raise RegistryError("RANGE_INVALID", "requested range not satisfiable", status=416,
+                                detail={"size": desc.size},
+                                headers={"Content-Range": f"bytes */{desc.size}"}) from None
         self._headers(resp, desc.digest)
         if window is None:
             resp.stream = stream

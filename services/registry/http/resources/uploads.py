@@ -59,11 +59,11 @@ class UploadResource(_UploadBase):
             status = self.registry.append_upload(name, uuid, body_chunks(req), start, end,
                                                  req.content_length)
         except RangeError as exc:
-            exc.headers = {  # type: ignore[attr-defined]
+            exc.headers.update({
                 "Location": self.upload_url(req, exc.upload),
                 "Range": f"0-{max(exc.upload.offset - 1, 0)}",
                 "Docker-Upload-UUID": exc.upload.uuid,
-            }
+            })
             raise
         self.accepted(req, resp, status)
 
