@@ -175,11 +175,32 @@ def _child_exit(server: Any, worker: Any) -> None:
 
 def run(config: Config) -> int:
     """Serve until stopped; the exit status for the command line."""
+    problem = _startup_problem(config)
+    if problem:
+        log.error(problem)
+        return 2
     if config.storage.driver == "inmemory" and config.http.workers > 1:
         log.warning(kv("inmemory storage is per process; serving with one worker"))
         config = _one_worker(config)
     RegistryServer(config).run()
     return 0
+
+
+def _startup_problem(config: Config) -> str | None:
+    """What would make every worker fail at boot, found once in the master instead of in a
+    crash loop: an unusable htpasswd file or certificate bundle, an unreachable storage root."""
+    from shared.config import ConfigError
+
+    try:
+        if config.auth.htpasswd or config.auth.token:
+            from services.registry.auth import build_authenticator
+
+            build_authenticator(config)
+        if config.storage.driver == "filesystem":
+            build_driver(config)
+    except (ConfigError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def _one_worker(config: Config) -> Config:

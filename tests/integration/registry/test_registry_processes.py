@@ -108,3 +108,23 @@ def test_crash_mid_upload_leaves_no_blob(tmp_path):
         assert r.status_code == 201
     finally:
         again.kill()
+
+
+def test_unusable_htpasswd_file_stops_start_up_with_the_key(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.integration.registry.registry_procs import REPO_ROOT, free_port
+
+    config = tmp_path / "bad.yml"
+    config.write_text(yaml.safe_dump({
+        "storage": {"filesystem": {"rootdirectory": str(tmp_path / "root")}},
+        "http": {"addr": f"127.0.0.1:{free_port()}"},
+        "auth": {"htpasswd": {"realm": "r", "path": str(tmp_path / "missing")}},
+    }))
+    done = subprocess.run([sys.executable, "-m", "services.cli", "serve", str(config)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "auth.htpasswd.path" in done.stderr
