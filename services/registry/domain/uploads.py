@@ -128,6 +128,8 @@ class UploadStore:
                 raise RangeError(status, f"chunk starts at {start}, upload is at {status.offset}")
             if end is not None and (end < start or (length is not None and end - start + 1 != length)):
                 raise RangeError(status, "Content-Range does not match the body length")
+            if end is not None and length is None:
+                length = end - start + 1  # a chunked body must still fill its range exactly
         self._write(status, chunks, length)
         return self.status(repo, upload_id)
 

@@ -144,3 +144,12 @@ def test_purge_removes_only_old_upload_sessions(driver):
     assert purged == [layout.upload_dir("a/b", old.uuid)]
     assert not driver.exists(layout.upload_dir("a/b", old.uuid))
     assert reg.upload_status("c", fresh.uuid).offset == 0
+
+
+def test_chunk_shorter_than_its_content_range_is_rolled_back(driver):
+    reg = Registry(driver)
+    status = reg.start_upload("r")
+    with pytest.raises(RegistryError) as err:
+        reg.append_upload("r", status.uuid, [b"123"], 0, 9, None)
+    assert err.value.code == "SIZE_INVALID"
+    assert reg.upload_status("r", status.uuid).offset == 0
