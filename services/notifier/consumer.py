@@ -42,7 +42,10 @@ from shared.logfmt import kv
 
 log = logging.getLogger("notifier")
 
-TICK = 0.05  # how long one drain waits before outcomes are settled
+TICK = 0.05  # how long an idle consumer waits for a message before looking around
+# With deliveries in flight, outcomes come back through a queue the broker socket cannot wake
+# us for: wait for the broker only this long, so acks (and with them the next messages) flow.
+BUSY_TICK = 0.002
 DEPTH_INTERVAL = 5.0
 SHUTDOWN_GRACE = 10.0
 
@@ -99,12 +102,17 @@ class EndpointConsumer(threading.Thread):
             log.info(kv("consuming", endpoint=self.endpoint.name,
                         queue=self.topology.endpoint_queue(self.endpoint.name).name))
             next_depth = 0.0
+            prefetch = self.endpoint.concurrency
             while not self.stop.is_set():
-                try:
-                    connection.drain_events(timeout=TICK)
-                except TimeoutError:
-                    pass
-                self._settle(producer, generation)
+                if self.inflight >= prefetch:
+                    # Nothing more can arrive before we ack: wait for an outcome instead.
+                    self._settle(producer, generation, block=TICK)
+                else:
+                    try:
+                        connection.drain_events(timeout=BUSY_TICK if self.inflight else TICK)
+                    except TimeoutError:
+                        pass
+                    self._settle(producer, generation)
                 if mover is not None:
                     mover.tick(producer)
                 if time.monotonic() >= next_depth:

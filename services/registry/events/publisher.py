@@ -10,8 +10,9 @@ or written to the local spool when the broker cannot take it; never lost, never 
 A background thread with its own connection flushes the spool in order when the broker is back,
 then hands its connection to the writers.
 
-Thread-safe (one lock around the writers' connection; gunicorn gthread workers) and fork-safe
-(connections and threads are created lazily, and reset in a forked child).
+Thread-safe (a pool of connections, one per concurrent writer, so confirms overlap; a lock around
+the spool; gunicorn gthread workers) and fork-safe (connections and threads are created lazily,
+and reset in a forked child).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class _BrokerLink:
         self.topology = topology
         self.connection: Connection | None = None
         self.producer: Producer | None = None
+        self.generation = 0
 
     def publish(self, routing_key: str, payload: dict[str, Any]) -> None:
         if self.producer is None:
@@ -96,6 +98,47 @@ def _close_quietly(connection: Connection) -> None:
         pass
 
 
+class _LinkPool:
+    """Idle broker links. Each writer thread takes its own, so publisher confirms overlap
+    (RabbitMQ confirms a persistent message after its batched fsync: one shared connection
+    would serialize every thread behind that wait). After an outage every older link is
+    discarded rather than tried again."""
+
+    def __init__(self, config: Config, topology: Topology):
+        self.config = config
+        self.topology = topology
+        self._idle: list[_BrokerLink] = []
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def take(self) -> _BrokerLink:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            link = _BrokerLink(self.config, self.topology)
+            link.generation = self.generation
+            return link
+
+    def give(self, link: _BrokerLink) -> None:
+        with self._lock:
+            if link.generation == self.generation:
+                self._idle.append(link)
+                return
+        link.close()
+
+    def adopt(self, link: _BrokerLink) -> None:
+        """A link known to work (the flusher's) joins the current generation."""
+        link.generation = self.generation
+        self.give(link)
+
+    def discard_all(self) -> None:
+        with self._lock:
+            self.generation += 1
+            idle, self._idle = self._idle, []
+        for link in idle:
+            link.close()
+
+
 def _count_published(routing_key: str) -> None:
     kind, _, action = routing_key.partition(".")
     EVENTS_PUBLISHED.labels(action=action, kind=kind).inc()
@@ -116,8 +159,8 @@ class BrokerPublisher:
     def _reset(self) -> None:
         # Runs at construction and in a forked child: nothing of the parent's connection,
         # lock or threads is usable there (a child finds a leftover spool at its first write).
-        self._lock = threading.Lock()
-        self._link = _BrokerLink(self.config, self.topology)
+        self._lock = threading.Lock()  # guards the spool and the up/down switch
+        self._links = _LinkPool(self.config, self.topology)
         self._spool: Spool | None = None
         self._down = False
         self._flusher: threading.Thread | None = None
@@ -137,17 +180,24 @@ class BrokerPublisher:
     def write(self, event: Event) -> None:
         payload = event.to_dict()
         routing_key = event.routing_key
+        spool = self.spool
+        if not self._down and not spool.pending():
+            link = self._links.take()
+            try:
+                link.publish(routing_key, payload)
+            except Exception as exc:
+                link.close()
+                PUBLISH_FAILURES.inc()
+                log.warning(kv("event publish failed, spooling", error=_describe(exc)))
+                with self._lock:
+                    if not self._down:
+                        self._down = True
+                        self._links.discard_all()
+            else:
+                self._links.give(link)
+                _count_published(routing_key)
+                return
         with self._lock:
-            spool = self.spool
-            if not self._down and not spool.pending():
-                try:
-                    self._link.publish(routing_key, payload)
-                    _count_published(routing_key)
-                    return
-                except Exception as exc:
-                    PUBLISH_FAILURES.inc()
-                    log.warning(kv("event publish failed, spooling", error=_describe(exc)))
-                    self._down = True
             spool.append(routing_key, payload)
             EVENTS_SPOOLED.inc()
             SPOOL_DEPTH.set(spool.depth())
@@ -199,9 +249,9 @@ class BrokerPublisher:
                 if spool.pending():
                     continue  # written while we flushed: keep going, in order
                 self._down = False
-                # The flusher's connection is known good; the writers' may be stale.
-                self._link.close()
-                self._link = link
+                # The flusher's connection is known good; the writers' older ones may be stale.
+                self._links.discard_all()
+                self._links.adopt(link)
                 SPOOL_DEPTH.set(0)
                 log.info(kv("event spool flushed, publishing to the broker again"))
                 return True
@@ -209,8 +259,7 @@ class BrokerPublisher:
     def close(self) -> None:
         self._closed = True
         self._wake.set()
-        with self._lock:
-            self._link.close()
+        self._links.discard_all()
 
 
 def _describe(exc: BaseException) -> str:
