@@ -341,7 +341,8 @@ def expand_secret(value: str, key: str) -> str:
 
 
 def _all_paths(raw: Any, path: str = "") -> list[str]:
-    if isinstance(raw, Mapping) and raw:
+    if isinstance(raw, Mapping):
+        # an empty mapping (``inmemory: {}``) sets nothing, so there is nothing to ignore
         out = []
         for k, v in raw.items():
             out.extend(_all_paths(v, f"{path}.{str(k).lower()}" if path else str(k).lower()))

@@ -183,3 +183,9 @@ def test_file_errors_name_the_file(tmp_path):
     bad = write(tmp_path, "storage: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad, environ={})
+
+
+def test_an_empty_driver_mapping_is_not_reported_as_ignored():
+    config = parse_config({"storage": {"inmemory": {}}, "auth": {}})
+    assert config.storage.driver == "inmemory"
+    assert config.ignored_keys == ()
