@@ -184,10 +184,12 @@ def is_amqp(config: Config) -> bool:
 
 
 def queue_depth(connection: Connection, queue: Queue) -> int:
-    """Messages ready in ``queue`` (passive declare: never creates it with other arguments)."""
+    """Messages ready in ``queue``. On RabbitMQ a passive declare (never creates it with other
+    arguments); Redis has no key for an empty queue, so there a plain declare (a no-op) answers 0."""
     channel = connection.channel()
     try:
-        _, count, _ = queue(channel).queue_declare(passive=True)
+        passive = connection.transport.driver_type == "amqp"
+        _, count, _ = queue(channel).queue_declare(passive=passive)
         return int(count)
     finally:
         channel.close()

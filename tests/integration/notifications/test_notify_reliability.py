@@ -133,10 +133,12 @@ def test_a_slow_endpoint_does_not_delay_a_fast_one(
     assert len(slow.requests) <= 3  # still working through its first events
 
 
-def test_notifier_metrics(rabbitmq_url, receivers, deployments, notifiers, uid):
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis", "embedded"])
+def test_notifier_metrics(broker, request, receivers, deployments, notifiers, uid):
+    url = {"rabbitmq": "rabbitmq_url", "redis": "redis_url"}.get(broker)
     hook = receivers(respond=lambda _r, _n: (202, {}))
     name = f"metrics-{uid}"
-    d = deployments(rabbitmq_url, [endpoint(name, hook.url)])
+    d = deployments(request.getfixturevalue(url) if url else None, [endpoint(name, hook.url)])
     notifiers(d)
     d.publish(*(make_event() for _ in range(5)))
     hook.wait_for(5)
@@ -159,7 +161,7 @@ def test_notifier_metrics(rabbitmq_url, receivers, deployments, notifiers, uid):
     assert metric(text, "registry_notifications_status_total", code="202 Accepted",
                   endpoint=name) == 5
     assert metric(text, "registry_notifications_pending_total", endpoint=name) == 0
-    assert metric(text, "registry_notifications_queue_depth", endpoint=name) is not None
+    assert metric(text, "registry_notifications_queue_depth", endpoint=name) == 0
     assert metric(text, "registry_notifications_deadletter_depth", endpoint=name) == 0
     health = requests.get(f"http://127.0.0.1:{d.debug_port}/debug/health", timeout=5)
     assert health.status_code == 200
