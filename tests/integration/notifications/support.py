@@ -179,6 +179,7 @@ class Deployment:
         self.config_path = self.workdir / "config.yml"
         self.write()
         self._sink = None
+        self._config: Config | None = None
 
     def write(self) -> None:
         broker: dict[str, Any] = {"exchange": self.exchange}
@@ -199,7 +200,8 @@ class Deployment:
 
     @property
     def config(self) -> Config:
-        return load_config(self.config_path, environ={})
+        self._config = load_config(self.config_path, environ={})
+        return self._config
 
     @property
     def sink(self):
@@ -223,7 +225,8 @@ class Deployment:
         if self._sink is not None:
             self._sink.close()
         if self.broker_url:
-            delete_topology(self.broker_url, self.exchange, self.config)
+            # The config as last read: its secrets may come from an environment already gone.
+            delete_topology(self.broker_url, self.exchange, self._config or self.config)
 
 
 def delete_topology(url: str, exchange: str, config: Config) -> None:

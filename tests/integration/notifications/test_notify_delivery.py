@@ -170,12 +170,16 @@ def _verify_standard_webhook(secret: str, request) -> bool:
 
 
 def test_signed_webhooks_with_rotation(rabbitmq_url, receivers, deployments, notifiers, uid,
-                                       monkeypatch):
+                                       monkeypatch, tmp_path):
     old = "whsec_" + base64.b64encode(b"old-secret-key-32-bytes-long!!!!").decode()
     new = "whsec_" + base64.b64encode(b"new-secret-key-32-bytes-long!!!!").decode()
     hook = receivers(respond=lambda _r, n: (500, {}) if n == 1 else (200, {}))
-    d = deployments(rabbitmq_url, [endpoint(f"sig-{uid}", hook.url,
-                                            signing={"secrets": [old, new]})])
+    secret_file = tmp_path / "new-secret"
+    secret_file.write_text(new + "\n")
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", old)
+    # The secrets live outside the config file: an environment variable and a mounted file.
+    d = deployments(rabbitmq_url, [endpoint(f"sig-{uid}", hook.url, signing={
+        "secrets": ["${env:TEST_WEBHOOK_SECRET}", f"${{file:{secret_file}}}"]})])
     process = notifiers(d)
     event = make_event()
     d.publish(event)
@@ -189,3 +193,4 @@ def test_signed_webhooks_with_rotation(rabbitmq_url, receivers, deployments, not
     assert not _verify_standard_webhook(
         "whsec_" + base64.b64encode(b"another-key").decode(), first)
     assert old not in process.log() and new not in process.log()
+    assert old not in d.config_path.read_text()
