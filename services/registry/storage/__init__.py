@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from services.registry.storage.driver import FileInfo, FileWriter, PathNotFound, StorageDriver
+from services.registry.storage.timed import TimedDriver
 from shared.config import Config
 
-__all__ = ["FileInfo", "FileWriter", "PathNotFound", "StorageDriver", "build_driver"]
+__all__ = ["FileInfo", "FileWriter", "PathNotFound", "StorageDriver", "TimedDriver", "build_driver"]
 
 
 def build_driver(config: Config) -> StorageDriver:
+    """The configured driver, timed (``registry_storage_action_seconds``) by one wrapper."""
+    return TimedDriver(_bare_driver(config))
+
+
+def _bare_driver(config: Config) -> StorageDriver:
     driver = config.storage.driver
     if driver == "filesystem":
         from services.registry.storage.filesystem import FilesystemDriver

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import wraps
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from services.registry.metrics import STORAGE_ACTION
 from services.registry.storage.driver import FileInfo, FileWriter, PathNotFound, StorageDriver
 from shared.config import S3Config
 
@@ -40,20 +38,6 @@ MAX_COPY = 5 * 1024 * MiB  # S3's largest single copy (CopyObject or one UploadP
 DEFAULT_PART_SIZE = 10 * MiB  # the reference's default chunksize
 SEGMENTS = ".s3parts"
 _NOT_FOUND = ("NoSuchKey", "404", "NotFound")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _timed(action: str) -> Callable[[F], F]:
-    def wrap(fn: F) -> F:
-        @wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with STORAGE_ACTION.labels("s3", action).time():
-                return fn(*args, **kwargs)
-
-        return timed  # type: ignore[return-value]
-
-    return wrap
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -188,7 +172,6 @@ class S3Driver(StorageDriver):
 
     # ------------------------------------------------------------ small files
 
-    @_timed("GetContent")
     def get_content(self, path: str) -> bytes:
         key = self.key(path)
         try:
@@ -199,7 +182,6 @@ class S3Driver(StorageDriver):
         with self._open_segments(path, 0) as stream:  # a segmented file, or nothing
             return stream.read()
 
-    @_timed("PutContent")
     def put_content(self, path: str, content: bytes) -> None:
         # A PUT replaces the object whole: readers see the old content or the new.
         key = self.key(path)
@@ -210,7 +192,6 @@ class S3Driver(StorageDriver):
 
     # ------------------------------------------------------------ streams
 
-    @_timed("Reader")
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
         return self._open(path, offset)
 
@@ -236,13 +217,11 @@ class S3Driver(StorageDriver):
         return io.BufferedReader(_ChainReader(self, probe.sources, offset),
                                  buffer_size=256 * 1024)
 
-    @_timed("Writer")
     def writer(self, path: str, append: bool = False) -> FileWriter:
         return _S3Writer(self, self.key(path), append)
 
     # ------------------------------------------------------------ metadata
 
-    @_timed("Stat")
     def stat(self, path: str) -> FileInfo:
         key = self.key(path)
         if key:
@@ -262,7 +241,6 @@ class S3Driver(StorageDriver):
             return FileInfo(path, 0, True, time.time())
         raise PathNotFound(path)
 
-    @_timed("List")
     def list(self, path: str) -> list[str]:
         key = self.key(path)
         prefix = self._dir_prefix(key)
@@ -278,7 +256,6 @@ class S3Driver(StorageDriver):
             raise PathNotFound(path)
         return sorted(self.path(k) for k in children)
 
-    @_timed("Walk")
     def walk(self, path: str) -> Iterator[FileInfo]:
         # One recursive listing instead of a list and a stat per directory; checked eagerly so
         # a missing path raises here, as list() would.
@@ -334,7 +311,6 @@ class S3Driver(StorageDriver):
 
     # ------------------------------------------------------------ moving and deleting
 
-    @_timed("Move")
     def move(self, source: str, dest: str) -> None:
         src = self._file(source)
         dest_key = self.key(dest)
@@ -384,7 +360,6 @@ class S3Driver(StorageDriver):
                                       Range=f"bytes={start}-{start + length - 1}")
         return response["Body"].read()
 
-    @_timed("Delete")
     def delete(self, path: str) -> None:
         key = self.key(path)
         doomed: list[str] = []
@@ -523,7 +498,6 @@ class _S3Writer(FileWriter):
             if stale:
                 self.driver._delete_keys(stale)
 
-    @_timed("WriterCommit")
     def commit(self) -> None:
         self._finish()
 

@@ -97,5 +97,6 @@ def test_filesystem_local_path_is_under_the_root(tmp_path):
 
 def test_build_driver_from_config(tmp_path):
     fs = build_driver(parse_config({"storage": {"filesystem": {"rootdirectory": str(tmp_path)}}}))
-    assert isinstance(fs, FilesystemDriver) and fs.root == str(tmp_path)
-    assert isinstance(build_driver(parse_config({"storage": {"inmemory": {}}})), InMemoryDriver)
+    assert isinstance(fs.inner, FilesystemDriver) and fs.root == str(tmp_path)
+    assert isinstance(build_driver(parse_config({"storage": {"inmemory": {}}})).inner,
+                      InMemoryDriver)
