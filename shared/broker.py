@@ -333,12 +333,12 @@ def embedded_transport_options(directory: Path) -> dict:
 
 
 def _visibility_timeout(config: Config) -> float:
-    """Redis redelivers an unacknowledged message after this long. A message is held unacked for
-    one attempt (timeout), or by the retry mover for at most one backoff step (maxbackoff)."""
-    longest = max(
-        [max(e.maxbackoff, e.backoff, e.timeout) for e in config.notifications.endpoints] or [0]
-    )
-    return longest + 60.0
+    """Redis redelivers an unacknowledged message after this long (so this is how soon a killed
+    notifier's deliveries go to another). A consumer holds a message unacked for one attempt
+    (at most the endpoint's timeout, prefetch being the pool size); the retry mover reads
+    heads in place and holds a message only while it republishes it."""
+    longest = max([e.timeout for e in config.notifications.endpoints] or [1.0])
+    return 3 * longest + 10.0
 
 
 def connect(config: Config, purpose: str = "consume") -> Connection:

@@ -1,16 +1,20 @@
 """Retry queues for brokers without message TTLs (Redis, the embedded filesystem broker).
 
 On RabbitMQ each retry queue has ``x-message-ttl`` and dead-letters back to the endpoint's queue
-by itself. Elsewhere this mover does it: it takes the head of each retry queue (unacknowledged,
-so Redis redelivers it if we crash), holds it until its ``x-due`` time, republishes it to the
-endpoint's queue and only then acknowledges it. Every message of one retry queue waited the
-same step, so the head is always the first due: holding only the head is enough.
+by itself. Elsewhere this mover does it: when the head of a retry queue is due (its ``x-due``
+header), it takes it (unacknowledged), republishes it to the endpoint's queue and only then
+acknowledges it. Every message of one retry queue waited the same step, so the head is always
+the first due. On Redis the head is read in place (``LINDEX``) until due, so no message is held
+unacknowledged for long and Redis's visibility timeout can stay short; the embedded broker has
+no peek, so there the head is taken and held (a claimed file: a crash puts it back).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from typing import Any
 
 from kombu import Connection, Producer
 from kombu.message import Message
@@ -27,6 +31,7 @@ POLL_INTERVAL = 0.05
 class RetryMover:
     def __init__(self, connection: Connection, topology: Topology, endpoint: EndpointConfig):
         self.channel = connection.channel()
+        self.peek = _redis_peek if connection.transport.driver_type == "redis" else None
         self.topology = topology
         self.endpoint = endpoint
         self.queues = [q(self.channel) for q in topology.retry_queues(endpoint)]
@@ -44,6 +49,10 @@ class RetryMover:
             while True:
                 message = self.held.get(queue.name)
                 if message is None:
+                    if self.peek is not None:
+                        head = self.peek(self.channel, queue.name)
+                        if head is None or head > now:
+                            break  # empty, or not due yet: leave it in Redis
                     message = queue.get(no_ack=False, accept=["json"])
                     if message is None:
                         break
@@ -70,7 +79,26 @@ class RetryMover:
 
 
 def _due(message: Message) -> float:
+    return _due_of(message.headers)
+
+
+def _due_of(headers: Any) -> float:
     try:
-        return float((message.headers or {}).get(HEADER_DUE, 0) or 0)
-    except (TypeError, ValueError):
+        return float((headers or {}).get(HEADER_DUE, 0) or 0)
+    except (TypeError, ValueError, AttributeError):
         return 0.0
+
+
+def _redis_peek(channel: Any, queue: str) -> float | None:
+    """The due time of the next message of a Redis-backed kombu queue, without taking it;
+    None when the queue is empty. kombu pushes on the left and pops on the right, per priority
+    key (the same keys, in the same order, as its ``_get``)."""
+    with channel.conn_or_acquire() as client:
+        for priority in channel.priority_steps:
+            raw = client.lindex(channel._q_for_pri(queue, priority), -1)
+            if raw:
+                try:
+                    return _due_of(json.loads(raw).get("headers"))
+                except (ValueError, AttributeError):
+                    return 0.0  # unreadable: let the normal path take and handle it
+    return None
