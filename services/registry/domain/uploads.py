@@ -187,7 +187,9 @@ class UploadStore:
             # The reference cancels an upload whose digest does not match.
             self._remove(repo, upload_id)
             raise RegistryError("DIGEST_INVALID", detail={"expected": expected, "actual": actual})
-        if self.blobs.stat_content(expected) is None:
+        # Storage decides, never the descriptor cache: a stale cache entry (a garbage-collected
+        # blob, or a Redis shared with another storage) would otherwise drop these bytes.
+        if not self.driver.exists(layout.blob_data(expected)):
             self.driver.move(layout.upload_data(repo, upload_id), layout.blob_data(expected))
         desc = Descriptor(digest=expected, size=status.offset)
         self.blobs.link(repo, desc)

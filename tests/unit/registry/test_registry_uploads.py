@@ -2,6 +2,8 @@
 
 import pytest
 
+from services.registry.cache import InMemoryBlobDescriptorCache
+from services.registry.cache.descriptor import Descriptor
 from services.registry.domain import layout
 from services.registry.domain.errors import RegistryError
 from services.registry.domain.registry import Registry
@@ -153,3 +155,21 @@ def test_chunk_shorter_than_its_content_range_is_rolled_back(driver):
         reg.append_upload("r", status.uuid, [b"123"], 0, 9, None)
     assert err.value.code == "SIZE_INVALID"
     assert reg.upload_status("r", status.uuid).offset == 0
+
+
+@pytest.mark.parametrize("finish", ["monolithic", "chunked"])
+def test_stale_cache_entry_does_not_lose_the_upload(driver, finish):
+    # The cache believes the blob exists (a garbage-collected blob, or a Redis shared with
+    # another storage) while storage has no such blob: the commit must still store the bytes.
+    data = b"bytes the cache wrongly thinks are stored"
+    cache = InMemoryBlobDescriptorCache()
+    cache.set(Descriptor(digest(data), len(data), "application/octet-stream"))
+    reg = Registry(driver, cache)
+    if finish == "monolithic":
+        desc = reg.put_blob("r", digest(data), [data], len(data))
+    else:
+        status = reg.start_upload("r")
+        desc = reg.finish_upload("r", status.uuid, digest(data), [data], len(data))
+    assert driver.get_content(layout.blob_data(desc.digest)) == data
+    with reg.open_blob("r", desc.digest)[1] as f:
+        assert f.read() == data
