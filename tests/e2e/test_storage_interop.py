@@ -115,3 +115,24 @@ def test_one_root_both_registries(start_registry, skopeo, layout, tmp_path,
     reader.stop()
     writer_again = start_registry(writer_kind, root=root)
     assert_served(writer_again.url, "interop/images", "again", read_image(layout, "doomed"))
+
+
+def test_catalog_matches_the_reference_on_one_root(start_registry, tmp_path):
+    # A repository holding only blobs is listed by both; one with only an unfinished upload by
+    # neither. Each registry pushes half, so the layout either writes is what the other reads.
+    root = tmp_path / "shared-root"
+    for kind, repo in (("reference", "blobs/from-reference"), ("ours", "blobs/from-ours")):
+        reg = start_registry(kind, root=root)
+        data = repo.encode()
+        started = requests.post(f"{reg.url}/v2/{repo}/blobs/uploads/")
+        location = started.headers["Location"]
+        url = location if location.startswith("http") else reg.url + location
+        assert requests.put(url, params={"digest": sha256(data)}, data=data).status_code == 201
+        assert requests.post(f"{reg.url}/v2/{repo}-unfinished/blobs/uploads/").status_code == 202
+        reg.stop()
+    catalogs = {}
+    for kind in ("reference", "ours"):
+        reg = start_registry(kind, root=root)
+        catalogs[kind] = requests.get(f"{reg.url}/v2/_catalog").json()["repositories"]
+        reg.stop()
+    assert catalogs["ours"] == catalogs["reference"] == ["blobs/from-ours", "blobs/from-reference"]

@@ -6,10 +6,16 @@ from services.registry.domain import layout
 from services.registry.domain.errors import RegistryError
 from services.registry.storage.driver import PathNotFound, StorageDriver
 
+# A folder holding either is a repository. The reference (distribution 2.8) lists a folder as
+# soon as it has ``_layers``, so a repository holding only blobs is listed; ``_manifests`` counts
+# too so that no repository with content is ever left out. ``_uploads`` alone does not count:
+# an upload that never finished puts nothing in the repository.
+_REPOSITORY_MARKERS = ("_layers", "_manifests")
+
 
 def repositories(driver: StorageDriver) -> list[str]:
-    """Every repository with a ``_manifests`` folder, sorted. Folders starting with ``_`` are
-    the registry's own and never part of a name."""
+    """Every repository with a ``_layers`` or ``_manifests`` folder, sorted. Folders starting
+    with ``_`` are the registry's own and never part of a name."""
     found: list[str] = []
     prefix = layout.REPOSITORIES + "/"
 
@@ -18,11 +24,11 @@ def repositories(driver: StorageDriver) -> list[str]:
             children = driver.list(path)
         except PathNotFound:
             return
-        for child in children:
-            leaf = child.rsplit("/", 1)[-1]
-            if leaf == "_manifests":
-                found.append(path[len(prefix):])
-            elif not leaf.startswith("_") and driver.stat(child).is_dir:
+        leaves = [child.rsplit("/", 1)[-1] for child in children]
+        if path != layout.REPOSITORIES and any(m in leaves for m in _REPOSITORY_MARKERS):
+            found.append(path[len(prefix):])
+        for child, leaf in zip(children, leaves, strict=True):
+            if not leaf.startswith("_") and driver.stat(child).is_dir:
                 visit(child)
 
     visit(layout.REPOSITORIES)

@@ -147,17 +147,20 @@ def test_tags_pagination(reg):
     assert err.value.code == "NAME_UNKNOWN"
 
 
-def test_catalog_lists_repositories_with_manifests(reg):
+def test_catalog_lists_repositories_with_manifests_or_blobs(reg):
     body = image_manifest(CONFIG, [LAYER])
     reg.put_manifest("repo", "v1", body, OCI_MANIFEST)
     for name in ("z/deep/name", "b"):
         for blob in (CONFIG, LAYER):
             reg.put_blob(name, digest(blob), [blob])
         reg.put_manifest(name, "v1", body, OCI_MANIFEST)
+    # Blobs alone make a repository, as in the reference; a bare upload session does not.
     reg.put_blob("only-blobs", digest(b"x"), [b"x"])
-    assert reg.catalog() == (["b", "repo", "z/deep/name"], False)
-    assert reg.catalog(2) == (["b", "repo"], True)
-    assert reg.catalog(2, "repo") == (["z/deep/name"], False)
+    reg.put_blob("z", digest(b"y"), [b"y"])  # a repository whose name is another's prefix
+    reg.start_upload("only-an-upload")
+    assert reg.catalog() == (["b", "only-blobs", "repo", "z", "z/deep/name"], False)
+    assert reg.catalog(2) == (["b", "only-blobs"], True)
+    assert reg.catalog(2, "repo") == (["z", "z/deep/name"], False)
 
 
 def test_referrers_with_artifact_type_filter(reg):
