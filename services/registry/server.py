@@ -1,5 +1,5 @@
 """``registry serve``: gunicorn (gthread workers) serving the Falcon app, and a small debug
-server beside it for ``/metrics`` and ``/debug/health``.
+server beside it for ``/metrics``, ``/debug/health`` (liveness) and ``/debug/ready`` (readiness).
 
 The app is built in each worker after the fork (no preloading), so every worker opens its own
 broker connections and caches; the debug server runs in gunicorn's master.
@@ -19,9 +19,9 @@ import prometheus_client  # noqa: F401 - see below
 import prometheus_client.multiprocess  # noqa: F401
 from gunicorn.app.base import BaseApplication
 
-from services.registry.domain.layout import ROOT
 from services.registry.domain.purge import purge_uploads
-from services.registry.storage import PathNotFound, StorageDriver, build_driver
+from services.registry.health import Readiness
+from services.registry.storage import build_driver
 from shared.config import Config
 from shared.logfmt import kv
 from shared.metrics import mark_process_dead, render_latest
@@ -38,22 +38,19 @@ def bind_address(addr: str) -> str:
     return f"0.0.0.0{addr}" if addr.startswith(":") else addr
 
 
-def _storage_healthy(driver: StorageDriver | None) -> tuple[bool, str]:
-    try:
-        if driver is None:  # inmemory: nothing outside the process to check
-            return True, "ok"
-        try:
-            driver.list(ROOT)
-        except PathNotFound:
-            pass  # an empty registry is healthy
-        return True, "ok"
-    except Exception as exc:  # the health check reports, never raises
-        return False, str(exc)
+def _json(start_response: Any, status: str, doc: dict) -> list[bytes]:
+    body = json.dumps(doc).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def debug_app(config: Config) -> Any:
-    """``/debug/health`` always; the Prometheus exposition when enabled."""
-    driver = None if config.storage.driver == "inmemory" else build_driver(config)
+    """``/debug/health``: liveness, 200 while the process serves (restarting the registry
+    cures nothing a dependency's outage causes). ``/debug/ready``: readiness, 503 with what
+    failed when storage or the broker cannot be reached. The Prometheus exposition when
+    enabled."""
+    readiness = Readiness(config)
 
     def app(environ: dict, start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -62,11 +59,10 @@ def debug_app(config: Config) -> Any:
             start_response("200 OK", [("Content-Type", content_type)])
             return [body]
         if path == "/debug/health":
-            ok, detail = _storage_healthy(driver)
-            doc = {"status": "ok"} if ok else {"status": "unhealthy", "storage": detail}
-            start_response("200 OK" if ok else "503 Service Unavailable",
-                           [("Content-Type", "application/json")])
-            return [json.dumps(doc).encode()]
+            return _json(start_response, "200 OK", {"status": "ok"})
+        if path == "/debug/ready":
+            ready, report = readiness.check()
+            return _json(start_response, "200 OK" if ready else "503 Service Unavailable", report)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"404 page not found\n"]
 

@@ -161,8 +161,9 @@ def test_pods_run_non_root_read_only_with_health_probes_on_the_debug_port(render
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert {"name": "debug", "containerPort": 5001, "protocol": "TCP"} in container["ports"]
-        for probe in ("livenessProbe", "readinessProbe"):
-            assert container[probe]["httpGet"] == {"path": "/debug/health", "port": "debug"}
+        ready = "/debug/ready" if container["args"][0] == "serve" else "/debug/health"
+        assert container["livenessProbe"]["httpGet"] == {"path": "/debug/health", "port": "debug"}
+        assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": "debug"}
         assert container["args"][0] in ("serve", "notifier")
         assert container["args"][1] == "/etc/registry/config.yml"
         assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # the writable scratch

@@ -177,7 +177,7 @@ capabilities:
       key: {{ include "registry.brokerSecretKey" . }}
 {{- end }}
 
-{{/* Probes on the debug port, where both commands serve /debug/health. */}}
+{{/* Probes on the debug port, where both commands serve /debug/health (serve: /debug/ready too). */}}
 {{- define "registry.probes" -}}
 livenessProbe:
   httpGet:

@@ -19,11 +19,51 @@ def _route(req: falcon.Request) -> str:
     return getattr(req.context, "route", None) or "unknown"
 
 
+class _CountingInput:
+    """The WSGI input stream, counting the bytes the app reads: the request size of a chunked
+    upload (no Content-Length) is only known this way."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._stream.read() if size is None else self._stream.read(size)
+        self.count += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        data = self._stream.readline() if size is None else self._stream.readline(size)
+        self.count += len(data)
+        return data
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._stream, attr)
+
+
+def _response_bytes(req: falcon.Request, resp: falcon.Response) -> int:
+    """Body bytes the response sends. A blob GET's body is a file that gunicorn sends with
+    sendfile, outside any Python code we could count in: its Content-Length is what goes out.
+    Every other body here is ``resp.data``; HEAD sends no body whatever its Content-Length."""
+    if req.method == "HEAD":
+        return 0
+    if resp.data is not None:
+        return len(resp.data)
+    length = resp.headers.get("content-length")
+    return int(length) if length and length.isdigit() else 0
+
+
 class MetricsMiddleware:
     """The reference's ``registry_http_*`` metrics, labelled by route name."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
+        # Falcon's bounded_stream wraps env["wsgi.input"] and req.stream is the same object:
+        # both must see the counting wrapper.
+        counting = _CountingInput(req.env["wsgi.input"])
+        req.env["wsgi.input"] = counting
+        req.stream = counting
+        req.context.body_in = counting
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          params: dict) -> None:
@@ -40,11 +80,12 @@ class MetricsMiddleware:
             metrics.HTTP_DURATION.labels(handler, req.method).observe(time.perf_counter() - started)
         code = resp.status_code if hasattr(resp, "status_code") else int(str(resp.status)[:3])
         metrics.HTTP_REQUESTS.labels(handler, req.method, str(code)).inc()
-        if req.content_length:
-            metrics.HTTP_REQUEST_BYTES.labels(handler).observe(req.content_length)
-        length = resp.headers.get("content-length")
-        if length and length.isdigit():
-            metrics.HTTP_RESPONSE_BYTES.labels(handler).observe(int(length))
+        body_in = getattr(req.context, "body_in", None)
+        received = body_in.count if body_in is not None else 0
+        if received or req.method in WRITE_METHODS:
+            # Bytes the registry read from the body (a refused upload it never read is 0).
+            metrics.HTTP_REQUEST_BYTES.labels(handler).observe(received)
+        metrics.HTTP_RESPONSE_BYTES.labels(handler).observe(_response_bytes(req, resp))
 
 
 class RouteNameMiddleware:
