@@ -46,7 +46,7 @@ TICK = 0.05  # how long an idle consumer waits for a message before looking arou
 # With deliveries in flight, outcomes come back through a queue the broker socket cannot wake
 # us for: wait for the broker only this long, so acks (and with them the next messages) flow.
 BUSY_TICK = 0.002
-DEPTH_INTERVAL = 5.0
+DEPTH_INTERVAL = 2.0
 SHUTDOWN_GRACE = 10.0
 
 
