@@ -44,11 +44,14 @@ class _CountingInput:
 def _response_bytes(req: falcon.Request, resp: falcon.Response) -> int:
     """Body bytes the response sends. A blob GET's body is a file that gunicorn sends with
     sendfile, outside any Python code we could count in: its Content-Length is what goes out.
-    Every other body here is ``resp.data``; HEAD sends no body whatever its Content-Length."""
+    Every other body here is ``resp.data`` (or ``resp.text``). HEAD sends no body whatever
+    its Content-Length says."""
     if req.method == "HEAD":
         return 0
     if resp.data is not None:
         return len(resp.data)
+    if resp.text is not None:
+        return len(resp.text.encode())
     length = resp.headers.get("content-length")
     return int(length) if length and length.isdigit() else 0
 
