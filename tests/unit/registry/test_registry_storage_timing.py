@@ -64,3 +64,12 @@ def test_driver_specific_attributes_stay_reachable(tmp_path):
     assert fs.root == str(tmp_path)
     fs.put_content("/x", b"1")
     assert fs.local_path("/x") == str(tmp_path / "x")
+
+
+def test_the_wrapper_forwards_the_whole_driver_interface():
+    # A method added to StorageDriver must be forwarded by TimedDriver too, or the wrapper
+    # would silently run the base class's default instead of the driver's own.
+    from services.registry.storage import StorageDriver
+
+    interface = {n for n, m in vars(StorageDriver).items() if callable(m) and not n.startswith("_")}
+    assert interface <= set(vars(TimedDriver)), interface - set(vars(TimedDriver))
