@@ -99,8 +99,14 @@ def broker_probe(config: Config) -> Callable[[], str | None]:
     return probe
 
 
+# A broker outage degrades the registry but leaves it ready: events wait in the spool, so
+# taking every replica out of the load balancer would turn a notification delay into an outage.
+DEGRADING = frozenset({"broker"})
+
+
 class Readiness:
-    """``check()`` -> (ready, report). Checks only what this registry uses: no broker check
+    """``check()`` -> (ready, report). Storage failing makes the registry unready; the broker
+    failing only degraded (reported, still ready). Checks only what this registry uses: no broker check
     when no endpoint is enabled (events go nowhere), none for storage held in memory (the master
     has its own empty copy, and it cannot be unreachable)."""
 
@@ -134,11 +140,15 @@ class Readiness:
             results[name] = OK if problem is None else problem
             if problem is not None:
                 failed[name] = problem
-        report: dict[str, Any] = {"status": "ready" if not failed else "unready",
-                                  "checks": results}
-        if failed:
-            report["failed"] = sorted(failed)
-        return not failed, report
+        fatal = sorted(name for name in failed if name not in DEGRADING)
+        degraded = sorted(name for name in failed if name in DEGRADING)
+        status = "unready" if fatal else "degraded" if degraded else "ready"
+        report: dict[str, Any] = {"status": status, "checks": results}
+        if fatal:
+            report["failed"] = fatal
+        if degraded:
+            report["degraded"] = degraded
+        return not fatal, report
 
 
 def _describe(exc: BaseException) -> str:
