@@ -22,6 +22,7 @@ from services.registry.domain.blobs import BlobStore
 from services.registry.domain.descriptors import Descriptor
 from services.registry.domain.digests import CANONICAL, hasher, parse_digest, split
 from services.registry.domain.errors import RegistryError
+from services.registry.domain.streaming import hash_and_write
 from services.registry.storage.driver import PathNotFound, StorageDriver
 
 _READ_CHUNK = 1 << 20
@@ -141,14 +142,7 @@ class UploadStore:
             h = hasher(algorithm)  # nothing written yet: any process can hash from the start
         writer = self.driver.writer(layout.upload_data(status.repository, status.uuid), append=True)
         try:
-            written = 0
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                writer.write(chunk)
-                if h is not None:
-                    h.update(chunk)
-                written += len(chunk)
+            written = hash_and_write(chunks, writer, h, length)
             if length is not None and written != length:
                 raise RegistryError("SIZE_INVALID", detail={"expected": length, "received": written})
             writer.commit()

@@ -2,31 +2,63 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
 import uuid
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from services.registry.storage.driver import FileInfo, FileWriter, PathNotFound, StorageDriver
+
+
+def _find_sync_file_range() -> Any:
+    """Linux's ``sync_file_range(fd, offset, nbytes, flags)``, or None where libc lacks it."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+_sync_file_range = _find_sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2  # start writing the range out; do not wait for it
+_WRITEBACK_STEP = 8 << 20
 
 
 class _FileWriter(FileWriter):
     """Appends in place: an upload's size is always the data file's size, which another
     process sharing the root can read. :meth:`cancel` truncates back to where this writer began,
-    so a failed chunk leaves the file as it was."""
+    so a failed chunk leaves the file as it was.
+
+    Every ``_WRITEBACK_STEP`` bytes the writer asks the kernel to start writing them to disk,
+    so the disk works while the body is still arriving and the fsync in :meth:`commit` has
+    little left to wait for (without it, ~0.1 s of a 256 MiB upload's ~0.4 s here)."""
 
     def __init__(self, full: str, append: bool):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         self._file = open(full, "ab" if append else "wb")  # noqa: SIM115 - closed in close()
         self._start = self._file.tell()
         self._size = self._start
+        self._written_back = self._start
         self._full = full
 
     def write(self, data: bytes) -> int:
         n = self._file.write(data)
         self._size += n
+        if self._size - self._written_back >= _WRITEBACK_STEP:
+            self._start_writeback()
         return n
+
+    def _start_writeback(self) -> None:
+        if _sync_file_range is not None:
+            self._file.flush()  # the bytes must be in the kernel to be written out
+            # Only a head start: a failure here surfaces in commit()'s fsync.
+            _sync_file_range(self._file.fileno(), self._written_back,
+                             self._size - self._written_back, _SYNC_FILE_RANGE_WRITE)
+        self._written_back = self._size
 
     @property
     def size(self) -> int:
@@ -45,6 +77,25 @@ class _FileWriter(FileWriter):
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+def _makedirs(directory: str) -> list[str]:
+    """``os.makedirs(directory, exist_ok=True)``, returning the directories it created."""
+    missing = []
+    parent = directory
+    while not os.path.isdir(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    os.makedirs(directory, exist_ok=True)
+    return missing
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FilesystemDriver(StorageDriver):
@@ -116,8 +167,12 @@ class FilesystemDriver(StorageDriver):
         src, dst = self._full(source), self._full(dest)
         if not os.path.exists(src):
             raise PathNotFound(source)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        created = _makedirs(os.path.dirname(dst))
         os.replace(src, dst)
+        # A rename is on disk once the directory holding the new name is, and so is each
+        # directory just created (a name in its parent): a committed blob survives a crash.
+        for directory in {os.path.dirname(dst), *(os.path.dirname(d) for d in created)}:
+            _fsync_directory(directory)
 
     def delete(self, path: str) -> None:
         full = self._full(path)
