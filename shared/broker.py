@@ -369,9 +369,11 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
         options = {
             "visibility_timeout": _visibility_timeout(config),
             "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT if publish else 5.0,
-            # Consumers restore messages of a crashed peer every few seconds, not every 100 s.
-            "unacked_restore_interval": 5,
-            "unacked_restore_throttle": 1,
+            # A consumer looks for a dead peer's unacked messages on one idle poll in 50
+            # (0.1-2.5 s), not one in 10 of its restore interval; and a peer killed while
+            # holding the restore mutex blocks restores for 10 s, not the default 300 s.
+            "unacked_restore_throttle": 50,
+            "unacked_mutex_expire": 10,
         }
         if publish:
             options["socket_timeout"] = PUBLISH_IO_TIMEOUT
