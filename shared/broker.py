@@ -199,14 +199,18 @@ def queue_depth(connection: Connection, queue: Queue) -> int:
 
 
 class AtomicFilesystemChannel(filesystem.Channel):
-    """The filesystem transport with its traps fixed (see TOOLING.md), and acknowledgements.
+    """The filesystem transport with its traps fixed (see TOOLING.md), one folder per queue,
+    and acknowledgements.
 
     - Publish writes a temporary file and renames it into place: the stock channel creates the
       message file and then writes it, so a consumer in another process can read it empty and
       lose it (celery/kombu#1551). The file is fsync'd first: a publish is durable when it returns.
-    - Consume claims a message by renaming it into the processed folder beside the data folder
-      (same filesystem, so the claim is atomic) as ``<pid>-<name>``, and removes it only on ack.
-      The stock channel deletes it at once, so a consumer killed mid-delivery lost it; here
+    - Each queue has its own folder under the data folder: the stock channel keeps every queue in
+      one folder and lists all of it on every get, so a backlog in one queue (a dead endpoint's
+      retries or dead letters) slowed every other queue.
+    - Consume claims a message by renaming it into the processed folder (same filesystem, so the
+      claim is atomic) as ``<pid>@<queue>@<name>`` and removes it only on ack. The stock channel
+      deletes it at once, so a consumer killed mid-delivery lost it; here
       :func:`recover_claimed` puts the claims of dead processes back (at least once, like
       RabbitMQ).
     Names use wall-clock nanoseconds, not the stock per-boot monotonic milliseconds, so messages
@@ -217,9 +221,15 @@ class AtomicFilesystemChannel(filesystem.Channel):
     _claimed: dict[str, str] = {}
     _claimed_lock = threading.Lock()
 
+    def _queue_folder(self, queue: str, base: str) -> str:
+        if not queue or queue.startswith(".") or os.sep in queue or CLAIM_SEPARATOR in queue:
+            raise filesystem.ChannelError(f"queue name not usable as a folder: {queue!r}")
+        return os.path.join(base, queue)
+
     def _put(self, queue, payload, **kwargs):
-        folder = self.data_folder_out
-        final = os.path.join(folder, f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}.msg")
+        folder = self._queue_folder(queue, self.data_folder_out)
+        os.makedirs(folder, exist_ok=True)
+        final = os.path.join(folder, f"{time.time_ns():020d}_{uuid.uuid4().hex}.msg")
         temporary = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
         with open(temporary, "wb") as f:
             f.write(str_to_bytes(dumps(payload)))
@@ -228,14 +238,19 @@ class AtomicFilesystemChannel(filesystem.Channel):
         os.rename(temporary, final)
         _fsync_dir(folder)
 
+    def _messages(self, queue: str) -> tuple[str, list[str]]:
+        folder = self._queue_folder(queue, self.data_folder_in)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return folder, []
+        return folder, sorted(n for n in names if not n.startswith("."))
+
     def _get(self, queue):
-        wanted = f"{queue}.msg"
-        folder = self.data_folder_in
-        processed = self.processed_folder
-        for name in sorted(os.listdir(folder)):
-            if name.startswith(".") or name.partition(".")[2] != wanted:
-                continue
-            claimed = os.path.join(processed, f"{os.getpid()}-{name}")
+        folder, names = self._messages(queue)
+        for name in names:
+            claimed = os.path.join(
+                self.processed_folder, CLAIM_SEPARATOR.join((str(os.getpid()), queue, name)))
             try:
                 os.rename(os.path.join(folder, name), claimed)
             except OSError:
@@ -250,6 +265,20 @@ class AtomicFilesystemChannel(filesystem.Channel):
                 os.remove(claimed)
             return payload
         raise filesystem.Empty()
+
+    def _size(self, queue):
+        return len(self._messages(queue)[1])
+
+    def _purge(self, queue):
+        folder, names = self._messages(queue)
+        count = 0
+        for name in names:
+            try:
+                os.remove(os.path.join(folder, name))
+                count += 1
+            except OSError:
+                pass  # consumed meanwhile
+        return count
 
     def _release_claim(self, delivery_tag) -> None:
         with self._claimed_lock:
@@ -274,6 +303,9 @@ class AtomicFilesystemChannel(filesystem.Channel):
         self._release_claim(message.delivery_tag)
 
 
+CLAIM_SEPARATOR = "@"
+
+
 def recover_claimed(directory: Path) -> int:
     """Put back messages claimed by processes that no longer exist (killed mid-delivery).
     Returns how many came back."""
@@ -282,11 +314,13 @@ def recover_claimed(directory: Path) -> int:
         return 0
     recovered = 0
     for entry in os.listdir(processed):
-        pid, _, name = entry.partition("-")
-        if not pid.isdigit() or not name or _alive(int(pid)):
+        parts = entry.split(CLAIM_SEPARATOR, 2)
+        if len(parts) != 3 or not parts[0].isdigit() or _alive(int(parts[0])):
             continue
+        _, queue, name = parts
         try:
-            os.rename(processed / entry, data / name)
+            (data / queue).mkdir(exist_ok=True)
+            os.rename(processed / entry, data / queue / name)
             recovered += 1
         except OSError:
             continue  # another process recovered it first
