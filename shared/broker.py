@@ -23,6 +23,7 @@ the endpoint queues would otherwise lose the event (unroutable).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kombu import Connection, Exchange, Queue, binding
-from kombu.transport import filesystem
+from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps, loads
 
@@ -221,10 +222,52 @@ class AtomicFilesystemChannel(filesystem.Channel):
     _claimed: dict[str, str] = {}
     _claimed_lock = threading.Lock()
 
+    def __init__(self, *args, **kwargs):
+        self._listing: dict[str, list[str]] = {}  # per queue: names listed, not yet taken
+        super().__init__(*args, **kwargs)
+
     def _queue_folder(self, queue: str, base: str) -> str:
         if not queue or queue.startswith(".") or os.sep in queue or CLAIM_SEPARATOR in queue:
             raise filesystem.ChannelError(f"queue name not usable as a folder: {queue!r}")
         return os.path.join(base, queue)
+
+    # Bindings. The stock channel creates an exchange's table file empty and then writes it, so
+    # a concurrent reader (another process publishing) can read it empty, and two processes
+    # declaring at once can truncate each other's bindings: an event routed by a table that lost
+    # a binding is lost. Here a table changes under an exclusive lock file and is replaced by
+    # an atomic rename, so readers always see a whole table.
+
+    def get_table(self, exchange):
+        try:
+            data = self._exchange_file(exchange).read_bytes()
+        except FileNotFoundError:
+            return []
+        return [filesystem.exchange_queue_t(*q) for q in loads(data.decode())]
+
+    def _update_table(self, exchange, change) -> None:
+        file = self._exchange_file(exchange)
+        self.control_folder.mkdir(parents=True, exist_ok=True)
+        with open(f"{file}.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            table = self.get_table(exchange)
+            updated = change(list(table))
+            if updated != table:
+                temporary = f"{file}.tmp-{uuid.uuid4().hex}"
+                with open(temporary, "wb") as f:
+                    f.write(str_to_bytes(dumps(updated)))
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.rename(temporary, file)
+                _fsync_dir(str(self.control_folder))
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        self._update_table(exchange, lambda table: table if entry in table else [entry, *table])
+
+    def _delete(self, queue, exchange, routing_key, pattern, *args, **kwargs):
+        virtual.Channel._delete(self, queue, exchange, routing_key, pattern, *args, **kwargs)
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        self._update_table(exchange, lambda table: [q for q in table if q != entry])
 
     def _put(self, queue, payload, **kwargs):
         folder = self._queue_folder(queue, self.data_folder_out)
@@ -247,8 +290,17 @@ class AtomicFilesystemChannel(filesystem.Channel):
         return folder, sorted(n for n in names if not n.startswith("."))
 
     def _get(self, queue):
-        folder, names = self._messages(queue)
-        for name in names:
+        # Names listed earlier and not yet taken: listing a folder of n messages for each get
+        # made draining a backlog quadratic. New messages wait for the next listing; they sort
+        # after these anyway.
+        names = self._listing.get(queue)
+        if not names:
+            folder, names = self._messages(queue)
+            names.reverse()  # pop() from the end gives the oldest first
+            self._listing[queue] = names
+        folder = self._queue_folder(queue, self.data_folder_in)
+        while names:
+            name = names.pop()
             claimed = os.path.join(
                 self.processed_folder, CLAIM_SEPARATOR.join((str(os.getpid()), queue, name)))
             try:
