@@ -42,7 +42,7 @@ from shared.config import Config, EndpointConfig
 QUEUE_PREFIX = "registry.notifications."
 MAX_RETRY_STEPS = 24
 # Filesystem transport: how often an idle consumer looks for new message files.
-EMBEDDED_POLL_INTERVAL = 0.05
+EMBEDDED_POLL_INTERVAL = 0.02
 # Publisher side: how long one publish may wait for the broker before the event goes to the spool.
 PUBLISH_CONNECT_TIMEOUT = 1.0
 PUBLISH_IO_TIMEOUT = 1.0

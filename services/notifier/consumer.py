@@ -94,6 +94,7 @@ class EndpointConsumer(threading.Thread):
                 callbacks=[partial(self._on_message, generation)],
                 accept=["json"],
                 prefetch_count=self.endpoint.concurrency,
+                on_decode_error=partial(self._park_undecodable, producer),
             )
             mover = None if self.topology.amqp else RetryMover(connection, self.topology,
                                                                self.endpoint)
@@ -148,6 +149,18 @@ class EndpointConsumer(threading.Thread):
         future.add_done_callback(
             lambda f: self.completions.put((generation, message, delivery, f))
         )
+
+    def _park_undecodable(self, producer: Producer, message: Message, exc: Exception) -> None:
+        """A message that is not an event (wrong content type, broken JSON) would otherwise be
+        redelivered forever: park it, as it came, in the dead-letter queue."""
+        log.error(kv("notification dropped: not an event", endpoint=self.endpoint.name,
+                     error=f"{type(exc).__name__}: {exc}"[:300]))
+        producer.publish(
+            message.body, exchange=self.topology.dead_exchange, routing_key=self.endpoint.name,
+            content_type=message.content_type, content_encoding=message.content_encoding,
+            headers={HEADER_ERROR: "undecodable"}, delivery_mode=2, retry=False,
+        )
+        message.ack()
 
     def _run_pipeline(self, delivery: Delivery) -> Outcome:
         try:

@@ -103,3 +103,27 @@ def test_retry_after_is_honoured_and_410_drops_at_once(
     process.wait_log(f"notification dropped endpoint=gone-{uid} attempts=1")
     time.sleep(0.3)
     assert len(gone.requests) == 1
+
+
+def test_a_message_that_is_not_an_event_is_parked_not_redelivered_forever(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    from kombu import Connection
+
+    hook = receivers()
+    name = f"poison-{uid}"
+    d = deployments(rabbitmq_url, [endpoint(name, hook.url)])
+    process = notifiers(d)
+    with Connection(rabbitmq_url) as conn:
+        conn.Producer().publish(b"\x00not json", exchange=d.exchange, routing_key="manifest.push",
+                                content_type="application/octet-stream",
+                                content_encoding="binary")
+    event = make_event()
+    d.publish(event)
+    assert hook.wait_for(1)[0].json["id"] == event.id  # the queue is not stuck behind it
+    process.wait_log(f"notification dropped: not an event endpoint={name}")
+    with Connection(rabbitmq_url) as conn:
+        parked = conn.SimpleQueue(f"registry.notifications.{name}.dead", no_ack=False)
+        message = parked.get(timeout=5)
+        assert message.body == b"\x00not json"
+        message.ack()
+        parked.close()
