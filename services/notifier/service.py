@@ -66,8 +66,12 @@ def run(config: Config, serve_debug: bool) -> int:
     consumers: list[EndpointConsumer] = []
 
     def health() -> dict[str, Any]:
+        # Liveness: every consumer thread runs. A broker outage only shows as "degraded" (200):
+        # the consumers reconnect by themselves, and a restart would not bring the broker back.
         states = {c.endpoint.name: c.connected for c in consumers}
-        return {"healthy": all(states.values()) and not stop.is_set(), "endpoints": states}
+        alive = all(c.is_alive() for c in consumers) and not stop.is_set()
+        status = "ok" if all(states.values()) else "degraded"
+        return {"healthy": alive, "status": status if alive else "failing", "endpoints": states}
 
     server = None
     if serve_debug and config.http.debug_addr:

@@ -74,6 +74,14 @@ def test_broker_stopped_during_publishes_then_started(
     assert max(latencies) < 2.5, latencies  # the bound: connect + I/O timeout, once
     assert sorted(latencies)[len(latencies) // 2] < 0.1  # then straight to the spool
 
+    def health() -> dict:
+        return requests.get(f"http://127.0.0.1:{d.debug_port}/debug/health", timeout=5).json()
+
+    # The notifier stays live (a restart would not bring the broker back), and says why not ok.
+    wait_until(lambda: health()["status"] == "degraded", 10, "health degraded")
+    assert requests.get(f"http://127.0.0.1:{d.debug_port}/debug/health",
+                        timeout=5).status_code == 200
+
     private_rabbit.start()
     wanted = {e.id for e in before + during}
     wait_until(lambda: set(hook.ids()) >= wanted, 40, "every event after the outage")
@@ -81,6 +89,7 @@ def test_broker_stopped_during_publishes_then_started(
                     if r.json["target"]["repository"] == "outage/during"]
     assert during_order[:30] == [e.id for e in during]  # flushed in order (one delivery at a time)
     assert not list((d.workdir / "root" / "_notifications" / "spool").glob("*.event"))
+    wait_until(lambda: health()["status"] == "ok", 10, "health ok again")
 
 
 def test_embedded_mode_survives_a_restart_of_registry_serve(receivers, deployments, uid):
