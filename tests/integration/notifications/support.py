@@ -248,6 +248,14 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
                     channel.exchange_delete(exchange + suffix)
                 except Exception:
                     channel = conn.channel()
+        if url.startswith("redis"):  # kombu leaves the binding tables behind
+            import redis
+
+            client = redis.Redis.from_url(url)
+            for pattern in (f"_kombu.binding*.{exchange}", f"_kombu.binding*.{exchange}.*"):
+                keys = list(client.scan_iter(pattern))
+                if keys:
+                    client.delete(*keys)
     except Exception:
         pass  # best effort: a stopped private broker takes its queues with it
 
