@@ -126,6 +126,10 @@ class FilesystemDriver(StorageDriver):
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(content)
+                # Links and manifests are what make a blob reachable: a power loss after the
+                # rename must not leave an empty link behind (the reference syncs these too).
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, full)
         except BaseException:
             if os.path.exists(tmp):
