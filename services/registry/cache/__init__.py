@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from services.registry.cache.base import BlobDescriptorCache
-from services.registry.cache.descriptor import Descriptor
 from services.registry.cache.memory import InMemoryBlobDescriptorCache
 from services.registry.cache.redis_cache import RedisBlobDescriptorCache
+from services.registry.domain.descriptors import Descriptor
 from shared.config import CacheConfig, Config
 from shared.logfmt import kv
 

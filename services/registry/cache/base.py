@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from services.registry.cache.descriptor import Descriptor
+from services.registry.domain.descriptors import Descriptor
 
 
 class BlobDescriptorCache(ABC):

@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 from services.registry.cache.base import BlobDescriptorCache
-from services.registry.cache.descriptor import Descriptor
+from services.registry.domain.descriptors import Descriptor
 from services.registry.metrics import CACHE_HITS, CACHE_REQUESTS
 
 K = TypeVar("K", bound=Hashable)

@@ -25,7 +25,7 @@ from redis.cluster import ClusterNode
 from redis.retry import Retry
 
 from services.registry.cache.base import BlobDescriptorCache
-from services.registry.cache.descriptor import Descriptor
+from services.registry.domain.descriptors import Descriptor
 from services.registry.metrics import CACHE_ERRORS, CACHE_HITS, CACHE_REDIS, CACHE_REQUESTS
 from shared.config import RedisConfig
 from shared.logfmt import kv
