@@ -7,7 +7,9 @@ from typing import Any
 
 import falcon
 
+from services.registry.cache import BlobDescriptorCache, build_cache
 from services.registry.domain.registry import Registry
+from services.registry.events import build_sink
 from services.registry.events.bridge import EventBridge
 from services.registry.http import errors
 from services.registry.http.middleware import (
@@ -28,8 +30,7 @@ from services.registry.http.resources.uploads import UploadResource, UploadStart
 from services.registry.http.router import RegistryRouter
 from services.registry.storage import StorageDriver, build_driver
 from shared.config import Config
-from shared.events import EventSink, NullSink
-from shared.logfmt import kv
+from shared.events import EventSink
 
 log = logging.getLogger("registry.http")
 
@@ -55,24 +56,8 @@ class RegistryApp(falcon.App):
     registry: Registry
 
 
-def default_sink(config: Config) -> EventSink:
-    """The event pipeline's sink when it is installed, else one that drops events."""
-    try:
-        from services.registry.events import build_sink
-    except (ImportError, AttributeError):
-        return NullSink()
-    return build_sink(config)
-
-
-def default_cache(config: Config) -> Any:
-    if not config.storage.cache.blobdescriptor:
-        return None
-    try:
-        from services.registry.cache import build_cache
-    except ImportError:
-        log.warning(kv("blob descriptor cache not available; running without"))
-        return None
-    return build_cache(config)
+def default_cache(config: Config) -> BlobDescriptorCache | None:
+    return build_cache(config) if config.storage.cache.blobdescriptor else None
 
 
 def _auth_middleware(config: Config) -> AuthMiddleware | None:
@@ -87,12 +72,13 @@ def _auth_middleware(config: Config) -> AuthMiddleware | None:
 
 
 def create_app(config: Config, sink: EventSink | None = None,
-               driver: StorageDriver | None = None, cache: Any = None) -> RegistryApp:
+               driver: StorageDriver | None = None,
+               cache: BlobDescriptorCache | None = None) -> RegistryApp:
     """The registry as a WSGI app. ``sink``, ``driver`` and ``cache`` default to what the
     config says; tests pass their own."""
     driver = driver if driver is not None else build_driver(config)
     cache = cache if cache is not None else default_cache(config)
-    sink = sink if sink is not None else default_sink(config)
+    sink = sink if sink is not None else build_sink(config)
     registry = Registry(driver, cache)
     bridge = EventBridge.from_config(config, sink)
 
