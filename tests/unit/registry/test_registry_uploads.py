@@ -3,8 +3,8 @@
 import pytest
 
 from services.registry.cache import InMemoryBlobDescriptorCache
-from services.registry.cache.descriptor import Descriptor
 from services.registry.domain import layout
+from services.registry.domain.descriptors import Descriptor
 from services.registry.domain.errors import RegistryError
 from services.registry.domain.registry import Registry
 from services.registry.domain.uploads import RangeError
