@@ -23,6 +23,7 @@ USER_SECRETS = {
     "registry-http": {"http-secret": "0123456789abcdef"},
     "registry-htpasswd": {"htpasswd": "admin:$2y$05$abcdefghijklmnopqrstuv"},
     "ci-webhook": {"authorization": "Bearer ci-token", "signing-secret": "whsec_cisecret"},
+    "ci-webhook-tls": {"ca.crt": "CA PEM", "tls.crt": "CERT PEM", "tls.key": "KEY PEM"},
 }
 
 # Everything given inline: the chart keeps it in its own Secrets.

@@ -51,6 +51,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{/* Where Secret-backed files appear in the pods. */}}
 {{- define "registry.endpointSecretsDir" -}}/etc/registry/secrets/endpoints{{- end }}
 {{- define "registry.htpasswdPath" -}}/etc/registry/auth/htpasswd{{- end }}
+{{- define "registry.tokenBundlePath" -}}/etc/registry/token/rootcertbundle.pem{{- end }}
+{{- define "registry.endpointTLSDir" -}}/etc/registry/tls/endpoints{{- end }}
 
 {{/* The broker URL's Secret and key: yours, the chart's, or the in-release RabbitMQ's. */}}
 {{- define "registry.brokerSecret" -}}
@@ -97,7 +99,7 @@ url
 
 {{/* The chart-managed Secret: does it hold anything? */}}
 {{- define "registry.hasChartSecret" -}}
-{{- if or (not .Values.httpSecret.existingSecret) .Values.broker.url .Values.redis.password .Values.auth.htpasswd.contents .Values.storage.s3.accessKey -}}
+{{- if or (not .Values.httpSecret.existingSecret) .Values.broker.url .Values.redis.password .Values.auth.htpasswd.contents (and .Values.auth.token.enabled .Values.auth.token.contents) .Values.storage.s3.accessKey -}}
 true
 {{- end }}
 {{- end }}
@@ -121,6 +123,43 @@ true
 {{- range .Values.notifications.endpoints }}
 {{- if or .secretHeaders .signingSecret }}true{{ end }}
 {{- end }}
+{{- end }}
+
+{{/* Files of an endpoint's TLS Secret, in the notifier: key in values -> file name. */}}
+{{- define "registry.endpointTLSFiles" -}}
+{{- $files := dict }}
+{{- with .caKey }}{{ $_ := set $files "ca" (dict "key" . "file" "ca.crt") }}{{ end }}
+{{- with .certificateKey }}{{ $_ := set $files "certificate" (dict "key" . "file" "tls.crt") }}{{ end }}
+{{- with .keyKey }}{{ $_ := set $files "key" (dict "key" . "file" "tls.key") }}{{ end }}
+{{- toJson $files }}
+{{- end }}
+
+{{/* Does any endpoint take TLS files from a Secret (so the notifiers mount the TLS volume)? */}}
+{{- define "registry.hasEndpointTLS" -}}
+{{- range .Values.notifications.endpoints }}
+{{- if and .tls .tls.existingSecret }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* The projected volume of endpoint CA bundles, client certificates and private keys. Only
+the notifiers connect to endpoints, so only they mount it: the keys stay out of registry pods. */}}
+{{- define "registry.endpointTLSVolume" -}}
+- name: endpoint-tls
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- range .Values.notifications.endpoints }}
+      {{- if and .tls .tls.existingSecret }}
+      {{- $name := .name }}
+      - secret:
+          name: {{ .tls.existingSecret }}
+          items:
+            {{- range $_, $f := include "registry.endpointTLSFiles" .tls | fromJson }}
+            - key: {{ $f.key }}
+              path: {{ $name }}/{{ $f.file }}
+            {{- end }}
+      {{- end }}
+      {{- end }}
 {{- end }}
 
 {{/* The projected volume of endpoint header values and signing secrets, read via ${file:...}.
