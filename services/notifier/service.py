@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -26,6 +27,11 @@ from shared.logfmt import kv
 log = logging.getLogger("notifier")
 
 RECOVERY_INTERVAL = 2.0  # embedded broker: how often to look for a dead notifier's claims
+# The GIL switch interval in a notifier process. Each event passes through the one consumer
+# thread (receive, ack) between the delivery threads' HTTP work; at the default 5 ms it waits
+# long for the GIL behind them, and a backlog drains slower (measured: 1 notifier on RabbitMQ,
+# ~1320 -> ~1480 events/s).
+GIL_SWITCH_INTERVAL = 0.001
 
 
 def _declare_topology(config: Config, stop: threading.Event) -> bool:
@@ -50,6 +56,7 @@ def _declare_topology(config: Config, stop: threading.Event) -> bool:
 
 
 def run(config: Config, serve_debug: bool) -> int:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
