@@ -5,8 +5,8 @@
 - ``start_registry``: a factory for tests that need several servers, other settings, or to serve
   one root with one server after the other.
 - A server's log is printed when the test using it fails.
-- With ``CI=true`` a missing tool (skopeo, umoci, docker-registry) or client library
-  (helm_python, oras) fails the test; elsewhere it skips it.
+- A missing tool (skopeo, umoci, docker-registry) or client library (helm_python, oras) fails
+  the test, never skips it.
 - ``E2E_REGISTRY=reference`` replaces this registry by the reference everywhere, to check the
   tests themselves against distribution (the referrers API and a few 1.1 details then fail).
 """
@@ -15,40 +15,23 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_tool
 from tests.e2e.procs import RegistryProcess, reference_command
 
 pytestmark = pytest.mark.e2e
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed (Debian package; .ci/run installs it)"
-    if in_ci():
-        pytest.fail(f"CI=true: {message}")
-    pytest.skip(message)
-
-
 def require_module(name: str):
-    """Import a client library of the ``test`` extra; missing, it fails in CI like a tool."""
+    """Import a client library of the ``test`` extra; a missing one fails, like a missing tool."""
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        message = f"{name} is not importable ({exc}); pip install -e '.[test]'"
-        if in_ci():
-            pytest.fail(f"CI=true: {message}")
-        pytest.skip(message, allow_module_level=True)
+        pytest.fail(f"{name} is not importable ({exc}): pip install -e '.[test]'", pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
