@@ -46,6 +46,17 @@ class FileRange(io.RawIOBase):
     def fileno(self) -> int:
         return self._f.fileno()
 
+    # socket.sendfile (gunicorn's path) seeks the file to where it stopped after sending;
+    # without these it raises after the bytes went out and the keep-alive connection dies.
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:
             return b""
