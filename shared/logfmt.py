@@ -57,13 +57,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
+def formatter_for(config: LogConfig) -> logging.Formatter:
+    if config.formatter in ("json", "logstash"):
+        return JsonFormatter(config.fields)
+    return KeyValueFormatter(config.fields)
+
+
 def setup_logging(config: LogConfig | None = None) -> None:
     config = config or LogConfig()
     handler = logging.StreamHandler(sys.stderr)
-    if config.formatter in ("json", "logstash"):
-        handler.setFormatter(JsonFormatter(config.fields))
-    else:
-        handler.setFormatter(KeyValueFormatter(config.fields))
+    handler.setFormatter(formatter_for(config))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(config.level, logging.INFO))

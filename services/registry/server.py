@@ -17,13 +17,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import prometheus_client  # noqa: F401 - see below
 import prometheus_client.multiprocess  # noqa: F401
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.config import Config
-from shared.logfmt import kv
+from shared.logfmt import formatter_for, kv
 from shared.metrics import mark_process_dead, render_latest
 
 # The debug server and the upload purger are threads in gunicorn's master, which forks workers
@@ -124,6 +125,24 @@ def start_upload_purger(config: Config) -> threading.Thread | None:
     return thread
 
 
+# One line per request in the same key=value form as every other log line.
+ACCESS_LOG_FORMAT = ('http request method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s '
+                     'duration_ms=%(M)s addr=%(h)s useragent="%(a)s"')
+
+
+def gunicorn_logger_class(config: Config) -> type[glogging.Logger]:
+    """gunicorn's error and access logs, formatted like ours."""
+
+    class Logger(glogging.Logger):
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    handler.setFormatter(formatter_for(config.log))
+
+    return Logger
+
+
 class RegistryServer(BaseApplication):
     def __init__(self, config: Config):
         self.config = config
@@ -140,7 +159,9 @@ class RegistryServer(BaseApplication):
             "graceful_timeout": int(max(c.http.draintimeout, 5.0)),
             "keepalive": 5,
             "accesslog": None if c.log.accesslog_disabled else "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
             "errorlog": "-",
+            "logger_class": gunicorn_logger_class(c),
             "loglevel": "warning" if c.log.level not in ("debug",) else "debug",
             "when_ready": self._when_ready,
             "child_exit": _child_exit,

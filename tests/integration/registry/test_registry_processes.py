@@ -11,6 +11,7 @@ import time
 
 import pytest
 import requests
+import yaml
 
 from tests.integration.registry.registry_procs import ServeProcess
 
@@ -128,3 +129,25 @@ def test_unusable_htpasswd_file_stops_start_up_with_the_key(tmp_path):
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "auth.htpasswd.path" in done.stderr
+
+
+def test_access_and_server_logs_are_key_value_lines(tmp_path):
+    proc = ServeProcess(tmp_path / "root", tmp_path, "logs")
+    config = yaml.safe_load(proc.config_path.read_text())
+    config["log"] = {"accesslog": {"disabled": False}, "fields": {"service": "registry"}}
+    proc.config_path.write_text(yaml.safe_dump(config))
+    proc.start()
+    try:
+        requests.get(f"{proc.url}/v2/nope/NOPE/tags/list", headers={"User-Agent": "probe agent"},
+                     timeout=5)
+        deadline = time.monotonic() + 5
+        while "http request" not in proc.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+    lines = [line for line in proc.log_path.read_text().splitlines() if "http request" in line]
+    assert any(
+        " INFO http request method=GET path=/v2/nope/NOPE/tags/list status=400 " in line
+        and 'useragent="probe agent"' in line and line.endswith("service=registry")
+        for line in lines
+    ), lines
