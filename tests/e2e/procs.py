@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,11 @@ from pathlib import Path
 import requests
 import yaml
 
+from tests.conftest import free_port  # noqa: F401 - re-exported for the e2e suite
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BLOBS_TREE = Path("docker/registry/v2/blobs")
 REPOSITORIES_TREE = Path("docker/registry/v2/repositories")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def registry_command() -> list[str]:

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,24 +27,11 @@ from services.registry.events import build_sink
 from shared.broker import dead_queue_name, endpoint_queue_name, retry_queue_name, retry_steps
 from shared.config import Config, load_config
 from shared.events import BLOB_MEDIA_TYPE, Event, RequestRecord, Source, Target
+from tests.conftest import free_port, port_open  # noqa: F401 - re-exported for this folder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = Path(sys.executable).parent / "registry"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, message: str = "condition",
