@@ -309,8 +309,15 @@ class AtomicFilesystemChannel(filesystem.Channel):
                 continue  # another consumer claimed it first
             with open(claimed, "rb") as f:
                 payload = loads(f.read().decode())
-            tag = payload.get("properties", {}).get("delivery_tag")
-            if tag:
+            properties = payload.get("properties")
+            if isinstance(properties, dict):
+                # A delivery tag of its own for this claim. kombu sets the tag once per
+                # publish, so every queue copy of a fanned-out event (one per endpoint) carries
+                # the same tag: in `_claimed` (shared by all channels) the second claim replaced
+                # the first, one ack removed the other's file, and the first claim stayed in
+                # `processed` until a restart put it back (delivered twice). Like AMQP, the tag
+                # now names one delivery; a requeued copy gets a new one when taken again.
+                tag = properties["delivery_tag"] = uuid.uuid4().hex
                 with self._claimed_lock:
                     self._claimed[tag] = claimed
             else:

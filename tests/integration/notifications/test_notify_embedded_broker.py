@@ -4,9 +4,12 @@ binding, and publishes racing them never read a half-written table."""
 from __future__ import annotations
 
 import multiprocessing
+import time
+from collections import Counter
 
 from shared.broker import connect, endpoint_queue_name, queue_depth, topology_for
 from shared.config import parse_config
+from tests.integration.notifications.support import endpoint, make_event, wait_until
 
 
 def _config(root, names):
@@ -68,3 +71,31 @@ def test_queue_names_become_folders_and_messages_survive_a_new_connection(tmp_pa
         message.ack()
         assert queue_depth(connection, topology.endpoint_queue("a")) == 0
     assert list((tmp_path / "_notifications" / "broker" / "processed").iterdir()) == []
+
+
+def test_every_claim_is_released_after_delivery_and_a_restart_delivers_nothing_twice(
+        receivers, deployments, notifiers, uid):
+    """Every event goes to two endpoints, so each of its queue copies is claimed and acked by
+    a consumer of the same notifier. Once all are delivered, no claim may remain in
+    ``processed/`` (a leftover claim is put back by ``recover_claimed`` when the notifier
+    restarts: the event is delivered a second time)."""
+    hooks = [receivers(), receivers()]
+    d = deployments(None, [endpoint(f"claims{i}-{uid}", h.url, concurrency=4)
+                           for i, h in enumerate(hooks)])
+    events = [make_event(repository=f"claims/{i}") for i in range(40)]
+    d.publish(*events)  # a backlog: both endpoints' consumers take the same events at once
+    ids = {e.id for e in events}
+    notifier = notifiers(d, "first")
+    for hook in hooks:
+        wait_until(lambda h=hook: set(h.ids()) >= ids, 20, "every event at every endpoint")
+    processed = d.workdir / "root" / "_notifications" / "broker" / "processed"
+    deadline = time.monotonic() + 5  # the last acks may trail the last deliveries a little
+    while list(processed.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(p.name for p in processed.iterdir()) == [], "claims left after delivery"
+    notifier.stop()
+    notifiers(d, "second")
+    time.sleep(1.5)  # the new notifier's first recover_claimed pass, and its deliveries
+    for hook in hooks:
+        twice = [i for i, n in Counter(hook.ids()).items() if n > 1]
+        assert not twice, f"delivered twice after a restart: {twice}"
