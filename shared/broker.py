@@ -38,6 +38,7 @@ from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps, loads
 
 from shared.config import Config, EndpointConfig
+from shared.fsync import fsync_directory
 
 QUEUE_PREFIX = "registry.notifications."
 MAX_RETRY_STEPS = 24
@@ -258,7 +259,7 @@ class AtomicFilesystemChannel(filesystem.Channel):
                     f.flush()
                     os.fsync(f.fileno())
                 os.rename(temporary, file)
-                _fsync_dir(str(self.control_folder))
+                fsync_directory(str(self.control_folder))
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
@@ -279,7 +280,7 @@ class AtomicFilesystemChannel(filesystem.Channel):
             f.flush()
             os.fsync(f.fileno())
         os.rename(temporary, final)
-        _fsync_dir(folder)
+        fsync_directory(folder)
 
     def _messages(self, queue: str) -> tuple[str, list[str]]:
         folder = self._queue_folder(queue, self.data_folder_in)
@@ -398,14 +399,6 @@ def _alive(pid: int) -> bool:
 
 class AtomicFilesystemTransport(filesystem.Transport):
     Channel = AtomicFilesystemChannel
-
-
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def embedded_transport_options(directory: Path) -> dict:

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from shared.fsync import fsync_directory
+
 SUFFIX = ".event"
 
 
@@ -41,11 +43,7 @@ class Spool:
         finally:
             os.close(fd)
         os.rename(temporary, final)
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_directory(self.directory)
         return final
 
     def pending(self) -> bool:

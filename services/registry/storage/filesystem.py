@@ -10,6 +10,7 @@ import uuid
 from typing import Any, BinaryIO
 
 from services.registry.storage.driver import FileInfo, FileWriter, PathNotFound, StorageDriver
+from shared.fsync import fsync_directory
 
 
 def _find_sync_file_range() -> Any:
@@ -90,14 +91,6 @@ def _makedirs(directory: str) -> list[str]:
     return missing
 
 
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FilesystemDriver(StorageDriver):
     name = "filesystem"
 
@@ -176,7 +169,7 @@ class FilesystemDriver(StorageDriver):
         # A rename is on disk once the directory holding the new name is, and so is each
         # directory just created (a name in its parent): a committed blob survives a crash.
         for directory in {os.path.dirname(dst), *(os.path.dirname(d) for d in created)}:
-            _fsync_directory(directory)
+            fsync_directory(directory)
 
     def delete(self, path: str) -> None:
         full = self._full(path)

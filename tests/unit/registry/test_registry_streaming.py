@@ -88,7 +88,7 @@ def test_filesystem_writer_starts_writeback_and_keeps_every_byte(tmp_path, monke
 
 def test_move_syncs_the_directories_that_now_hold_the_blob(tmp_path, monkeypatch):
     synced = []
-    monkeypatch.setattr(filesystem, "_fsync_directory", synced.append)
+    monkeypatch.setattr(filesystem, "fsync_directory", synced.append)
     driver = FilesystemDriver(str(tmp_path))
     driver.put_content("/up/data", b"blob")
     driver.move("/up/data", "/blobs/sha256/ab/abcd/data")
