@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
 import requests
 
 from tests.e2e.conftest import require_module
+from tests.e2e.oci import OCI_INDEX, OCI_MANIFEST, sha256
 
 pytestmark = pytest.mark.e2e
 
 oras_client = require_module("oras.client")
 oras_oci = require_module("oras.oci")
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 SBOM_CONFIG = "application/vnd.example.sbom.config.v1+json"
 SIGNATURE = "application/vnd.example.signature.v1"
 REPO = "artifacts/demo"
 
 
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def put_blob(url: str, repo: str, data: bytes) -> str:
     """Monolithic upload: POST ?digest= with the body."""
-    digest = digest_of(data)
+    digest = sha256(data)
     r = requests.post(f"{url}/v2/{repo}/blobs/uploads/", params={"digest": digest}, data=data,
                       headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
@@ -66,7 +60,7 @@ def test_artifact_with_subject_found_through_referrers(registry, oras, tmp_path)
     assert pushed.status_code == 201
     base = get_manifest(registry.url, REPO, "base")
     base_digest = base.headers["Docker-Content-Digest"]
-    assert base_digest == digest_of(base.content)
+    assert base_digest == sha256(base.content)
     assert pushed.headers.get("Docker-Content-Digest") == base_digest
 
     # 2. An SBOM referring to it, pushed by oras-py with `subject` (artifactType: config's type).
@@ -98,7 +92,7 @@ def test_artifact_with_subject_found_through_referrers(registry, oras, tmp_path)
         "subject": {"mediaType": OCI_MANIFEST, "digest": base_digest, "size": len(base.content)},
         "annotations": {"org.example.kind": "signature"},
     }).encode()
-    sig_digest = digest_of(signature)
+    sig_digest = sha256(signature)
     r = requests.put(f"{registry.url}/v2/{REPO}/manifests/{sig_digest}", data=signature,
                      headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 201, r.text
@@ -127,7 +121,7 @@ def test_artifact_with_subject_found_through_referrers(registry, oras, tmp_path)
 
     # 6. The referrers themselves have no referrers; an unknown digest is an empty list too.
     assert referrers(registry.url, REPO, sig_digest).json()["manifests"] == []
-    assert referrers(registry.url, REPO, digest_of(b"nothing")).json()["manifests"] == []
+    assert referrers(registry.url, REPO, sha256(b"nothing")).json()["manifests"] == []
 
     # 7. oras-py pulls the SBOM back intact.
     out = tmp_path / "pulled"
