@@ -316,8 +316,17 @@ class _Section:
                 values = [values]  # the reference wants a list; a lone value is what was meant
             if not isinstance(values, list):
                 raise ConfigError(key, f"expected a list of values, got {values!r}")
-            out[str(header)] = tuple(expand_secret(str(v), key) for v in values)
+            if not _HEADER_NAME.match(str(header)):
+                raise ConfigError(key, "not a valid HTTP header name")
+            expanded = tuple(expand_secret(str(v), key) for v in values)
+            if any("\r" in v or "\n" in v for v in expanded):
+                # Said without the value: it may be a secret.
+                raise ConfigError(key, "a header value must not contain a line break")
+            out[str(header)] = expanded
         return out
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 _SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")

@@ -35,22 +35,29 @@ class ReportSink:
     def __init__(self, endpoint_name: str, inner: Sink):
         self.name = endpoint_name
         self.inner = inner
+        # Bound once: a labels() lookup per event is a measurable share of a draining notifier.
+        self._events = REF_EVENTS.labels(type="Events", endpoint=endpoint_name)
+        self._pending = REF_PENDING.labels(endpoint=endpoint_name)
+        self._sent = SENT.labels(endpoint=endpoint_name)
+        self._attempts = ATTEMPTS.labels(endpoint=endpoint_name)
+        self._latency = DELIVERY_LATENCY.labels(endpoint=endpoint_name)
 
     def deliver(self, delivery: Delivery) -> Outcome:
         if delivery.attempts == 0:
-            REF_EVENTS.labels(type="Events", endpoint=self.name).inc()
-            REF_PENDING.labels(endpoint=self.name).inc()
+            self._events.inc()
+            self._pending.inc()
         outcome = self.inner.deliver(delivery)
         if isinstance(outcome, Delivered):
-            REF_PENDING.labels(endpoint=self.name).dec()
-            SENT.labels(endpoint=self.name).inc()
-            ATTEMPTS.labels(endpoint=self.name).observe(delivery.attempts + 1)
+            self._pending.dec()
+            self._sent.inc()
+            self._attempts.observe(delivery.attempts + 1)
             stamp = event_time(delivery.event.get("timestamp"))
             if stamp is not None:
-                DELIVERY_LATENCY.labels(endpoint=self.name).observe(max(0.0, time.time() - stamp))
-            target = delivery.event.get("target") or {}
-            log.info(kv("notification sent", endpoint=self.name,
-                        repository=target.get("repository"), action=delivery.event.get("action")))
+                self._latency.observe(max(0.0, time.time() - stamp))
+            if log.isEnabledFor(logging.INFO):
+                target = delivery.event.get("target") or {}
+                log.info(kv("notification sent", endpoint=self.name,
+                            repository=target.get("repository"), action=delivery.event.get("action")))
         elif isinstance(outcome, Dropped):
-            REF_PENDING.labels(endpoint=self.name).dec()
+            self._pending.dec()
         return outcome

@@ -128,6 +128,22 @@ def test_configured_headers_are_sent_and_win_and_never_logged(
     assert "s3cr3t-token-value" not in process.log()
 
 
+def test_a_large_event_goes_in_one_request_without_expect_continue(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    # HTTP clients commonly hold bodies over 1 KiB behind "Expect: 100-continue"; a receiver that
+    # does not answer 100 would cost every such event a second's wait.
+    hook = receivers()
+    d = deployments(rabbitmq_url, [endpoint(f"big-{uid}", hook.url)])
+    notifiers(d)
+    event = make_event()
+    event.target.references = ["sha256:" + f"{i:064x}" for i in range(40)]
+    d.publish(event)
+    request = hook.wait_for(1)[0]
+    assert len(request.body) > 2048
+    assert request.header("Expect") is None
+    assert request.json == event.to_dict()
+
+
 def test_each_body_format(rabbitmq_url, receivers, deployments, notifiers, uid):
     plain, envelope, cloud = receivers(), receivers(), receivers()
     d = deployments(rabbitmq_url, [

@@ -165,6 +165,19 @@ def test_missing_secret_env_is_a_config_error():
     assert err.value.key == "notifications.endpoints.0.headers.A"
 
 
+@pytest.mark.parametrize("header, value, problem", [
+    ("X-Token", "abc\r\nX-Injected: 1", "line break"),
+    ("Bad Header", "v", "header name"),
+])
+def test_a_header_that_could_not_be_sent_is_a_config_error(header, value, problem):
+    with pytest.raises(ConfigError) as err:
+        cfg(notifications={"endpoints": [{"name": "a", "url": "http://x",
+                                          "headers": {header: [value]}}]})
+    assert err.value.key == f"notifications.endpoints.0.headers.{header}"
+    assert problem in str(err.value)
+    assert "abc" not in str(err.value)  # a header value may be a secret
+
+
 def test_redis_both_forms():
     old = cfg(redis={"addr": "localhost:6379", "password": "", "db": 2, "dialtimeout": "10ms",
                      "pool": {"maxidle": 16, "maxactive": 64, "idletimeout": "300s"}},
