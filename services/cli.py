@@ -1,4 +1,4 @@
-"""The ``registry`` command: one config file, four sub-commands.
+"""The ``registry`` command: one config file, five sub-commands.
 
 This module composes the two services (it is the only place that knows both): in embedded mode
 ``serve`` starts a notifier process beside the HTTP server.
@@ -89,6 +89,15 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
     return deadletter.replay(config, endpoint=args.endpoint, out=sys.stdout)
 
 
+def cmd_queues(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    from services.notifier import queues
+
+    if args.action == "list":
+        return queues.list_queues(config, endpoint=args.endpoint, out=sys.stdout)
+    return queues.delete(config, endpoint=args.endpoint, yes=args.yes, out=sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("list", "replay"))
     p.add_argument("--endpoint", default=None)
     p.set_defaults(func=cmd_deadletter)
+
+    p = sub.add_parser(
+        "queues", help="count or delete an endpoint's queues (disabled or removed endpoints)",
+        description="list: events waiting per endpoint (queued, retrying, dead). delete: remove "
+        "a disabled or removed endpoint's queues and their events (refused for an enabled one). "
+        "For a name not in the config the retry queues are looked for at the default backoff "
+        "steps (1s doubling to 300s).")
+    p.add_argument("config")
+    p.add_argument("action", choices=("list", "delete"))
+    p.add_argument("--endpoint", default=None,
+                   help="one endpoint; may name one no longer in the config")
+    p.add_argument("--yes", action="store_true",
+                   help="delete: really delete (without it, only print what would go)")
+    p.set_defaults(func=cmd_queues)
     return parser
 
 

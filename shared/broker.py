@@ -18,7 +18,9 @@ Queues per endpoint:
 - ``registry.notifications.<endpoint>.dead``: the dead-letter queue.
 
 Both sides declare the whole topology: a publisher that published before any notifier had bound
-the endpoint queues would otherwise lose the event (unroutable).
+the endpoint queues would otherwise lose the event (unroutable). Only enabled endpoints are
+declared; a disabled endpoint's queue is unbound from the topic exchange by the notifier at start
+(:meth:`Topology.unbind_from_events`), so it stops collecting events nobody reads.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +166,106 @@ class Topology:
             for queue in queues:
                 queue(channel).declare()
 
+    # Inspecting and removing queues. None of these creates a queue: they serve endpoints that
+    # are disabled or gone, whose queues must not come back by being looked at.
+
+    @property
+    def exchange_names(self) -> list[str]:
+        return [e.name for e in (self.exchange, self.requeue_exchange, self.delay_exchange,
+                                 self.dead_exchange)]
+
+    def queue_size(self, connection: Connection, name: str) -> int | None:
+        """Messages ready in queue ``name``, or None when it does not exist.
+
+        RabbitMQ: a passive declare. Redis and the filesystem transport have no queue object (a
+        Redis list vanishes when empty): there a queue exists while one of this topology's
+        exchanges binds it or it holds messages."""
+        with _channel(connection) as channel:
+            if connection.transport.driver_type == "amqp":
+                try:
+                    _, count, _ = channel.queue_declare(queue=name, passive=True)
+                except connection.channel_errors:
+                    return None
+                return int(count)
+            count = int(channel._size(name))
+            if count or any(_bindings(channel, e, name) for e in self.exchange_names):
+                return count
+            return None
+
+    def unbind_from_events(self, connection: Connection, endpoint: str) -> int | None:
+        """Stop ``endpoint``'s queue collecting events: remove its binding to the topic exchange.
+        The events in it stay, and so does its requeue binding (a retry still waiting comes back
+        to it); declaring the endpoint again binds it again. Returns the messages it holds, None
+        when the queue does not exist (then nothing is created)."""
+        name = endpoint_queue_name(endpoint)
+        queued = self.queue_size(connection, name)
+        if queued is not None:
+            with _channel(connection) as channel:
+                _unbind(connection, channel, self.exchange_name, name, routing_key="#")
+        return queued
+
+    def delete_queue(self, connection: Connection, name: str) -> int | None:
+        """Delete queue ``name``, its bindings and its messages. Returns how many messages it
+        held, None when it did not exist."""
+        if self.queue_size(connection, name) is None:
+            return None
+        with _channel(connection) as channel:
+            if connection.transport.driver_type == "amqp":
+                return int(channel.queue_delete(queue=name) or 0)
+            # Unbind first, then purge: what arrived meanwhile is counted, and nothing arrives
+            # after. (kombu's virtual queue_delete only knows the bindings this process declared.)
+            for exchange in self.exchange_names:
+                _unbind(connection, channel, exchange, name)
+            return int(channel._purge(name) or 0)
+
+
+@contextmanager
+def _channel(connection: Connection) -> Iterator:
+    channel = connection.channel()
+    try:
+        yield channel
+    finally:
+        try:
+            channel.close()
+        except Exception:  # RabbitMQ closed it already (a failed passive declare)
+            pass
+
+
+def _bindings(channel, exchange: str, queue: str, routing_key: str | None = None) -> list[tuple]:
+    """A virtual transport's (routing key, pattern, queue) entries binding ``queue`` to
+    ``exchange``, read from the broker side (Redis set, filesystem control file)."""
+    return [entry for entry in channel.get_table(exchange)
+            if entry[2] == queue and (routing_key is None or entry[0] == routing_key)]
+
+
+def _unbind(connection: Connection, channel, exchange: str, queue: str,
+            routing_key: str | None = None) -> None:
+    """Remove bindings of ``queue`` to ``exchange`` (all of them when ``routing_key`` is None).
+
+    kombu's virtual ``queue_unbind`` (Redis, filesystem) only filters a copy of the table it just
+    read: the binding stays in the Redis set or the control file and the queue keeps collecting.
+    Their ``_delete`` does remove it, but purges the queue too. So the entry is removed here."""
+    if connection.transport.driver_type == "amqp":
+        if routing_key is None:
+            raise ValueError("RabbitMQ unbinds one routing key at a time")
+        channel.queue_unbind(queue=queue, exchange=exchange, routing_key=routing_key)
+        return
+    entries = _bindings(channel, exchange, queue, routing_key)
+    if not entries:
+        return
+    if isinstance(channel, AtomicFilesystemChannel):
+        channel.drop_bindings(exchange, entries)
+    elif connection.transport.driver_type == "redis":
+        members = [channel.sep.join(entry) for entry in entries]
+        with channel.conn_or_acquire() as client:
+            client.srem(channel.keyprefix_queue % (exchange,), *members)
+            # kombu >= 5.6 also keeps non-expiring bindings in a "permanent" set
+            permanent = getattr(channel, "keyprefix_binding_permanent", None)
+            if permanent:
+                client.srem(permanent % (exchange,), *members)
+    else:
+        raise NotImplementedError(f"unbinding on {connection.transport.driver_type}")
+
 
 def topology_for(config: Config) -> Topology:
     return Topology(config.notifications.broker.exchange, amqp=is_amqp(config))
@@ -264,6 +367,12 @@ class AtomicFilesystemChannel(filesystem.Channel):
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._update_table(exchange, lambda table: table if entry in table else [entry, *table])
+
+    def drop_bindings(self, exchange, entries) -> None:
+        """Remove these (routing key, pattern, queue) entries from the exchange's table, and
+        keep the queues' messages (``_delete`` would purge them)."""
+        drop = {filesystem.exchange_queue_t(*entry) for entry in entries}
+        self._update_table(exchange, lambda table: [q for q in table if q not in drop])
 
     def _delete(self, queue, exchange, routing_key, pattern, *args, **kwargs):
         virtual.Channel._delete(self, queue, exchange, routing_key, pattern, *args, **kwargs)

@@ -1,6 +1,7 @@
 """``registry notifier CONFIG``: one consumer per enabled endpoint until SIGTERM.
 
-Run as many notifier processes as you like: they compete for each endpoint's queue.
+Run as many notifier processes as you like: they compete for each endpoint's queue. At start a
+disabled endpoint's queue is unbound from the events exchange, so it stops collecting events.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 import threading
 import time
 from typing import Any
+
+from kombu import Connection
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
@@ -34,14 +37,16 @@ RECOVERY_INTERVAL = 2.0  # embedded broker: how often to look for a dead notifie
 GIL_SWITCH_INTERVAL = 0.001
 
 
-def _declare_topology(config: Config, stop: threading.Event) -> bool:
-    """Declare every enabled endpoint's queues, waiting for the broker if it is not up yet."""
+def _prepare_broker(config: Config, stop: threading.Event) -> bool:
+    """Declare every enabled endpoint's queues and unbind the disabled ones', waiting for the
+    broker if it is not up yet."""
     wait = 0.5
     while not stop.is_set():
         connection = connect(config, purpose="consume")
         try:
             connection.ensure_connection(max_retries=1)
             topology_for(config).declare(connection, enabled_endpoints(config))
+            _unbind_disabled(config, connection)
             return True
         except Exception as exc:
             log.warning(kv("broker unreachable, retrying", error=f"{type(exc).__name__}: {exc}"))
@@ -53,6 +58,20 @@ def _declare_topology(config: Config, stop: threading.Event) -> bool:
             except Exception:  # a half-open connection may fail to close
                 pass
     return False
+
+
+def _unbind_disabled(config: Config, connection: Connection) -> None:
+    """A disabled endpoint's queue stays bound to the events exchange from when it was enabled,
+    and would collect every event forever with nobody reading it. Unbinding keeps what it holds
+    (delivered if the endpoint is enabled again, when the declare binds it again); a queue that
+    never existed is not created."""
+    topology = topology_for(config)
+    for endpoint in config.notifications.endpoints:
+        if endpoint.disabled:
+            queued = topology.unbind_from_events(connection, endpoint.name)
+            if queued is not None:
+                log.info(kv("endpoint disabled, queue unbound", endpoint=endpoint.name,
+                            queued=queued))
 
 
 def run(config: Config, serve_debug: bool) -> int:
@@ -92,7 +111,9 @@ def run(config: Config, serve_debug: bool) -> int:
     broker = config.notifications.broker
     log.info(kv("notifier starting", broker="embedded" if broker.embedded else broker.url.split("@")[-1],
                 exchange=broker.exchange, endpoints=",".join(e.name for e in endpoints) or "none"))
-    if endpoints and _declare_topology(config, stop):
+    # Even with every endpoint disabled (nothing to consume): a registry still on an older
+    # config may publish, and the disabled queues must not collect that.
+    if config.notifications.endpoints and _prepare_broker(config, stop):
         for endpoint in endpoints:
             consumer = EndpointConsumer(config, endpoint, stop)
             consumer.start()

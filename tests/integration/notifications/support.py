@@ -166,6 +166,7 @@ class Deployment:
         self.write()
         self._sink = None
         self._config: Config | None = None
+        self._earlier: list[Config] = []  # configs before reconfigure(): their queues go at close
 
     def write(self) -> None:
         broker: dict[str, Any] = {"exchange": self.exchange}
@@ -188,6 +189,16 @@ class Deployment:
     def config(self) -> Config:
         self._config = load_config(self.config_path, environ={})
         return self._config
+
+    def reconfigure(self, endpoints: list[dict[str, Any]]) -> None:
+        """The operator edits the endpoints: a new config file, and later publishes go through a
+        publisher built on it (a registry restarted on the new config)."""
+        self._earlier.append(self._config or self.config)
+        self.endpoints = endpoints
+        self.write()
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
 
     @property
     def sink(self):
@@ -212,7 +223,8 @@ class Deployment:
             self._sink.close()
         if self.broker_url:
             # The config as last read: its secrets may come from an environment already gone.
-            delete_topology(self.broker_url, self.exchange, self._config or self.config)
+            for config in [*self._earlier, self._config or self.config]:
+                delete_topology(self.broker_url, self.exchange, config)
 
 
 def delete_topology(url: str, exchange: str, config: Config) -> None:
@@ -221,23 +233,28 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
         with Connection(url, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=0)
             channel = conn.channel()
+            names = []
             for ep in config.notifications.endpoints:
-                names = [endpoint_queue_name(ep.name), dead_queue_name(ep.name)]
+                names += [endpoint_queue_name(ep.name), dead_queue_name(ep.name)]
                 names += [retry_queue_name(ep.name, d) for d in retry_steps(ep)]
-                for name in names:
-                    try:
-                        channel.queue_delete(name)
-                    except Exception:
-                        channel = conn.channel()
+            for name in names:
+                try:
+                    channel.queue_delete(name)
+                except Exception:
+                    channel = conn.channel()
             for suffix in ("", ".requeue", ".delay", ".dead"):
                 try:
                     channel.exchange_delete(exchange + suffix)
                 except Exception:
                     channel = conn.channel()
-        if url.startswith("redis"):  # kombu leaves the binding tables behind
+        if url.startswith("redis"):
+            # kombu leaves the binding tables behind, and the queues' messages too (its
+            # queue_delete only knows the bindings this process declared)
             import redis
 
             client = redis.Redis.from_url(url)
+            if names:
+                client.delete(*names)
             for pattern in (f"_kombu.binding*.{exchange}", f"_kombu.binding*.{exchange}.*"):
                 keys = list(client.scan_iter(pattern))
                 if keys:
