@@ -8,6 +8,7 @@ must run before ``prometheus_client`` is first imported in a process that forks 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -17,12 +18,23 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def prepare_multiprocess_dir(base: str | None = None) -> Path:
-    """Create a fresh, empty multiprocess folder and point the environment at it."""
+    """Create a fresh, empty multiprocess folder and point the environment at it. A temporary
+    folder made here is removed when this process exits (every start makes a new one)."""
     path = Path(base) if base else Path(tempfile.mkdtemp(prefix="registry-metrics-"))
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)
     os.environ[ENV] = str(path)
+    if base is None:
+        creator = os.getpid()
+
+        def remove() -> None:
+            # Forked children (gunicorn's workers, the embedded notifier) inherit this handler;
+            # the folder is the creator's to remove, once everything has stopped writing.
+            if os.getpid() == creator:
+                shutil.rmtree(path, ignore_errors=True)
+
+        atexit.register(remove)
     return path
 
 

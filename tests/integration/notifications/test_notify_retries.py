@@ -107,7 +107,7 @@ def test_retry_after_is_honoured_and_410_drops_at_once(
 
 def test_a_message_that_is_not_an_event_is_parked_not_redelivered_forever(
         rabbitmq_url, receivers, deployments, notifiers, uid):
-    from kombu import Connection
+    from kombu import Connection, Queue
 
     hook = receivers()
     name = f"poison-{uid}"
@@ -122,8 +122,8 @@ def test_a_message_that_is_not_an_event_is_parked_not_redelivered_forever(
     assert hook.wait_for(1)[0].json["id"] == event.id  # the queue is not stuck behind it
     process.wait_log(f"notification dropped: not an event endpoint={name}")
     with Connection(rabbitmq_url) as conn:
-        parked = conn.SimpleQueue(f"registry.notifications.{name}.dead", no_ack=False)
-        message = parked.get(timeout=5)
+        # Read without declaring anything (a SimpleQueue would leave an exchange behind).
+        parked = Queue(f"registry.notifications.{name}.dead", no_declare=True)(conn.default_channel)
+        message = wait_until(lambda: parked.get(no_ack=False), 5, "the parked message")
         assert message.body == b"\x00not json"
         message.ack()
-        parked.close()
