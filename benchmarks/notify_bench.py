@@ -1,7 +1,8 @@
 """Webhook latency and drain, this registry against the reference, one receiver for both.
 
 Run by hand (not a test): ``.venv/bin/python benchmarks/notify_bench.py`` from the repository
-root. One webhook receiver (in this process) takes the POSTs of both registries; pusher threads
+root. One webhook receiver (``receiver.js``, a Node process of its own, so it neither shares the
+pushers' GIL nor caps the rates measured) takes the POSTs of both registries; pusher threads
 PUT distinct manifests by tag, and each event is matched to its PUT by the tag. Figures (median
 of the rounds, min-max beside it):
 
@@ -25,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -34,65 +34,61 @@ from registry_bench import OCI_MANIFEST, QUIET_LOGS, seed_manifest_repo
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.e2e.procs import RegistryProcess, registry_command  # noqa: E402
+from shared.broker import (  # noqa: E402
+    connect,
+    dead_queue_name,
+    endpoint_queue_name,
+    retry_queue_name,
+    retry_steps,
+    topology_for,
+)
+from shared.config import load_config  # noqa: E402
+from tests.e2e.procs import RegistryProcess, free_port, registry_command  # noqa: E402
 
 REPO = "bench/notify"
 
 
 class Receiver:
-    """Records the arrival time of every manifest push event, by tag."""
+    """The webhook receiver (``receiver.js``, a Node process of its own): it records the arrival
+    time of every manifest push event, by tag, on the clock of ``time.perf_counter``."""
 
     def __init__(self):
+        self.port = free_port()
+        self.process = subprocess.Popen(["node", str(Path(__file__).with_name("receiver.js")),
+                                         str(self.port)])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/hook"
+        self.control = requests.Session()
+        deadline = time.perf_counter() + 10
+        while True:
+            try:
+                self.control.get(f"{self.base}/count", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.perf_counter() > deadline:
+                    raise
+                time.sleep(0.05)
         self.arrivals: dict[str, float] = {}
-        self.posts = 0
-        self.lock = threading.Lock()
-        self.gate = threading.Event()  # cleared: hold every POST (a backlog builds up)
-        self.gate.set()
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def hold(self) -> None:
+        self.control.post(f"{self.base}/gate/close").raise_for_status()
 
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                now = time.perf_counter()
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    payload = {}
-                if isinstance(payload, dict) and "events" in payload:
-                    events = payload["events"]  # the reference's envelope
-                elif isinstance(payload, dict) and "specversion" in payload:
-                    events = [payload.get("data", {})]  # a CloudEvent
-                else:
-                    events = [payload]
-                with receiver.lock:
-                    receiver.posts += 1
-                    for event in events:
-                        tag = event.get("target", {}).get("tag")
-                        if event.get("action") == "push" and tag:
-                            receiver.arrivals.setdefault(tag, now)
-                receiver.gate.wait(60)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def release(self) -> None:
+        self.control.post(f"{self.base}/gate/open").raise_for_status()
 
     def wait_for(self, tags: list[str], timeout: float) -> bool:
+        """Polls only a count while waiting (cheap); fetches the arrival times at the end."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            with self.lock:
-                if all(t in self.arrivals for t in tags):
-                    return True
+            if int(self.control.get(f"{self.base}/count").text) >= len(self.arrivals) + len(tags):
+                break
             time.sleep(0.05)
-        return False
+        self.arrivals = self.control.get(f"{self.base}/arrivals").json()
+        return all(t in self.arrivals for t in tags)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def endpoint_config(receiver: Receiver, broker_url: str | None, ours: bool) -> dict:
@@ -103,6 +99,21 @@ def endpoint_config(receiver: Receiver, broker_url: str | None, ours: bool) -> d
         # Own exchange and queue names: a shared broker may serve other registries.
         notifications["broker"] = {"url": broker_url, "exchange": f"bench-{os.getpid()}.events"}
     return {"notifications": notifications}
+
+
+def remove_topology(config_path: Path) -> None:
+    """Delete the exchanges and queues this run declared: a shared broker keeps no leftovers."""
+    config = load_config(str(config_path))
+    topology = topology_for(config)
+    with connect(config, purpose="consume") as connection:
+        for endpoint in config.notifications.endpoints:
+            names = [endpoint_queue_name(endpoint.name), dead_queue_name(endpoint.name)]
+            names += [retry_queue_name(endpoint.name, step) for step in retry_steps(endpoint)]
+            for name in names:
+                topology.delete_queue(connection, name)
+        for exchange in (topology.exchange, topology.requeue_exchange, topology.delay_exchange,
+                         topology.dead_exchange):
+            exchange(connection.default_channel).delete()
 
 
 def push_phase(reg: RegistryProcess, template: dict, label: str, clients: int,
@@ -196,10 +207,11 @@ def main() -> int:
         nonlocal failures
         label = f"{short[id(reg)]}-{label}"
         if backlog:
-            receiver.gate.clear()
+            receiver.hold()
         responded, rate, failed = push_phase(reg, template, label, clients, args.seconds)
         released = time.perf_counter()
-        receiver.gate.set()
+        if backlog:
+            receiver.release()
         failures += failed
         tags = list(responded)
         if not receiver.wait_for(tags, args.drain_timeout):
@@ -259,7 +271,9 @@ def main() -> int:
             notifier.wait(15)
         for reg in (ours, ref, ours_off):
             reg.stop()
-        receiver.server.shutdown()
+        receiver.stop()
+        if args.broker_url:
+            remove_topology(ours.config_path)
 
     print(f"\n{args.rounds} rounds of {args.seconds:.0f} s; median (min-max)")
     print(f"{'figure':48}{'this registry':>24}{'reference':>24}")
