@@ -1,5 +1,5 @@
 # One image for every command: `registry serve` (default), `registry notifier`,
-# `registry garbage-collect`, `registry deadletter`.
+# `registry garbage-collect`, `registry deadletter`, `registry queues`.
 #   docker build -t durable-registry .
 #   docker run -p 5000:5000 durable-registry                      # registry, embedded broker
 #   docker run durable-registry notifier /etc/registry/config.yml  # a notifier
