@@ -133,6 +133,8 @@ class TokenAuthConfig:
     rootcertbundle: str | None = None
     jwks: str | None = None
     autoredirect: bool = False
+    # Where the realm points when autoredirect is on, on the Host the client used.
+    autoredirectpath: str = "/auth/token"
     signingalgorithms: tuple[str, ...] = ()
 
 
@@ -544,13 +546,15 @@ def _auth(auth: _Section) -> AuthConfig:
         )
     if "token" in kinds:
         t = auth.section("token")
+        autoredirect = t.bool("autoredirect")
         token = TokenAuthConfig(
             realm=t.str("realm", required=True) or "",
             service=t.str("service", required=True) or "",
             issuer=t.str("issuer", required=True) or "",
             rootcertbundle=t.str("rootcertbundle"),
             jwks=t.str("jwks"),
-            autoredirect=t.bool("autoredirect"),
+            autoredirect=autoredirect,
+            autoredirectpath=_autoredirectpath(t, autoredirect),
             signingalgorithms=t.strings("signingalgorithms"),
         )
         if not token.rootcertbundle and not token.jwks:
@@ -558,6 +562,18 @@ def _auth(auth: _Section) -> AuthConfig:
     if htpasswd and token:
         raise ConfigError("auth", "configure only one of htpasswd and token")
     return AuthConfig(htpasswd=htpasswd, token=token)
+
+
+def _autoredirectpath(t: _Section, autoredirect: bool) -> str:
+    """``auth.token.autoredirectpath``. The reference reads it only when ``autoredirect`` is on
+    (otherwise it is accepted and unused, not reported as ignored), takes an empty one as the
+    default, and puts a path without a leading ``/`` under the host all the same."""
+    default = TokenAuthConfig.autoredirectpath
+    if not autoredirect:
+        t.value("autoredirectpath")
+        return default
+    path = t.str("autoredirectpath") or default
+    return path if path.startswith("/") else "/" + path
 
 
 def _redis(redis: _Section) -> RedisConfig:

@@ -3,6 +3,9 @@
 The ``Host`` header passes through unchanged, so the registry builds its ``Location`` URLs for the
 proxy's address and the client keeps talking through it. Request bodies are streamed (chunked
 ones are re-chunked), responses are relayed as they come.
+
+As a front door: ``routes`` sends paths under a prefix to another upstream (a token server
+beside the registry), and ``headers`` are added to every relayed request (``X-Forwarded-Proto``).
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ def _chunks(rfile):
 
 
 class RecordingProxy:
-    def __init__(self, upstream_port: int):
+    def __init__(self, upstream_port: int, routes: dict[str, int] | None = None,
+                 headers: dict[str, str] | None = None):
         self.upstream_port = upstream_port
+        self.routes = routes or {}
+        self.headers = headers or {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         proxy = self
@@ -51,8 +57,13 @@ class RecordingProxy:
                 pass
 
             def _relay(self):
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
+                headers: dict[str, str] = {}
+                for k, v in self.headers.items():
+                    if k.lower() not in HOP_BY_HOP:
+                        # Repeated lines (skopeo sends one Accept per media type) are one list.
+                        headers[k] = f"{headers[k]}, {v}" if k in headers else v
+                headers.update(proxy.headers)
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream(self.path), timeout=60)
                 counted = 0
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                     def body():
@@ -95,6 +106,11 @@ class RecordingProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def upstream(self, target: str) -> int:
+        path = urlsplit(target).path
+        return next((port for prefix, port in self.routes.items() if path.startswith(prefix)),
+                    self.upstream_port)
 
     @property
     def host(self) -> str:

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.e2e.oci import OCI_MANIFEST, Image, read_image, write_image
+from tests.e2e.proxy import RecordingProxy
 from tests.e2e.test_skopeo import assert_same_image
 from tests.e2e.tokenserver import Signer, TokenServer, access
 
@@ -327,3 +328,66 @@ def test_cross_repository_mount_needs_pull_on_the_source(token_registry, token_s
     assert r.status_code == 201, r.text
     assert requests.head(f"{url}/v2/demo/second/blobs/{own}",
                          headers=bearer(both)).status_code == 200
+
+
+# ------------------------------------------------------------------ autoredirect
+# The reference's rule (registry/auth/token/accesscontroller.go): the realm is
+# <X-Forwarded-Proto, else https>://<the request's Host><autoredirectpath, default /auth/token>.
+
+
+def redirect_config(token_server: TokenServer, **token: Any) -> dict[str, Any]:
+    """``auth`` trusting ``token_server`` with autoredirect on, and a configured realm nothing
+    answers on: a client that reaches a token followed the redirected realm."""
+    return {"auth": {"token": {**token_server.registry_auth_config()["token"],
+                               "realm": "http://127.0.0.1:9/not-this-realm",
+                               "autoredirect": True, **token}}}
+
+
+def test_autoredirect_realm_is_the_host_the_client_used(start_registry, token_server):
+    registry = start_registry(extra_config=redirect_config(token_server))
+    service = token_server.service
+
+    behind_proxy = requests.get(f"{registry.url}/v2/", headers={"X-Forwarded-Proto": "http"})
+    assert_refused(behind_proxy)
+    assert behind_proxy.headers["WWW-Authenticate"] == \
+        f'Bearer realm="http://{registry.host}/auth/token",service="{service}"'
+
+    # Without X-Forwarded-Proto the reference says https, whatever the request came over.
+    plain = assert_refused(requests.get(f"{registry.url}/v2/"))
+    assert plain["challenge"] == {"realm": f"https://{registry.host}/auth/token",
+                                  "service": service}
+
+    # The Host the client named, not the address it connected to; and refused tokens too.
+    named = requests.get(f"{registry.url}/v2/{REPO}/tags/list",
+                         headers={"Host": "registry.example:8443", "X-Forwarded-Proto": "https",
+                                  **bearer("not.a.jwt")})
+    refused = assert_refused(named, error="invalid_token", scope=f"repository:{REPO}:pull")
+    assert refused["challenge"]["realm"] == "https://registry.example:8443/auth/token"
+
+
+def test_autoredirectpath_names_the_path(start_registry, token_server):
+    registry = start_registry(extra_config=redirect_config(token_server,
+                                                           autoredirectpath="/oauth2/token"))
+    r = requests.get(f"{registry.url}/v2/", headers={"X-Forwarded-Proto": "http"})
+    assert assert_refused(r)["challenge"]["realm"] == f"http://{registry.host}/oauth2/token"
+
+
+def test_skopeo_gets_its_token_through_the_redirected_realm(
+        start_registry, skopeo, image, tmp_path):
+    """One front door (a proxy adding X-Forwarded-Proto, as nginx does) serves the registry and,
+    at /auth/token, the token server: skopeo pushes and pulls knowing only the door's address."""
+    with TokenServer(tmp_path / "tokens", USERS, POLICY, path="/auth/token") as tokens:
+        registry = start_registry(extra_config=redirect_config(tokens))
+        with RecordingProxy(registry.port, routes={"/auth/": tokens.port},
+                            headers={"X-Forwarded-Proto": "http"}) as door:
+            layout, pushed = image
+            target = f"docker://{door.host}/{REPO}:v1"
+            skopeo("copy", "--preserve-digests", "--dest-tls-verify=false",
+                   "--dest-creds", f"alice:{USERS['alice']}", f"oci:{layout}:v1", target)
+            assert any(r["user"] == "alice" and f"repository:{REPO}:pull,push" in r["scopes"]
+                       for r in tokens.requests), tokens.requests
+            skopeo("copy", "--preserve-digests", "--src-tls-verify=false",
+                   "--src-creds", f"bob:{USERS['bob']}", target, f"oci:{tmp_path / 'pulled'}:v1")
+            assert_same_image(read_image(tmp_path / "pulled", "v1"), pushed)
+            assert any(r["user"] == "bob" for r in tokens.requests), tokens.requests
+            assert any(s.path == "/auth/token" and s.status == 200 for s in door.seen), door.seen

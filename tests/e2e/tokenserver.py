@@ -108,6 +108,7 @@ class TokenServer:
     service: str = "e2e-registry"
     issuer: str = "e2e-token-issuer"
     expires_in: int = 300
+    path: str = "/token"  # where tokens are served; /auth/token behind a registry's autoredirect
     signer: Signer = field(default_factory=Signer.generate)
     requests: list[dict[str, Any]] = field(default_factory=list)  # what was asked, by whom
 
@@ -122,7 +123,11 @@ class TokenServer:
 
     @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     def registry_auth_config(self) -> dict[str, Any]:
         """The registry's ``auth`` section trusting this server."""
@@ -185,7 +190,7 @@ class TokenServer:
                 with server._lock:
                     server.requests.append({"user": user, "service": query.get("service"),
                                             "scopes": scopes})
-                if url.path != "/token":
+                if url.path != server.path:
                     self._json(404, {"details": "not found"})
                     return
                 if query.get("service") != [server.service]:

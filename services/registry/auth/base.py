@@ -109,14 +109,20 @@ class Authenticator(ABC):
         """The request's principal, or :class:`AuthError`."""
 
 
-def authorization(headers: Mapping[str, str]) -> str | None:
-    """The ``Authorization`` header, whatever the case of the mapping's keys (Falcon's
-    ``req.headers`` are upper case, WSGI environs and test dicts are not)."""
-    for name in ("Authorization", "AUTHORIZATION", "authorization"):
-        value = headers.get(name)
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header, whatever the case of the mapping's keys (Falcon's ``req.headers``
+    are upper case, WSGI environs and test dicts are not)."""
+    for key in (name, name.upper(), name.lower()):
+        value = headers.get(key)
         if value is not None:
             return value
-    for name, value in headers.items():
-        if name.lower() == "authorization":
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
             return value
     return None
+
+
+def authorization(headers: Mapping[str, str]) -> str | None:
+    """The ``Authorization`` header."""
+    return header(headers, "Authorization")

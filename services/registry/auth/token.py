@@ -5,6 +5,9 @@ certificate of ``rootcertbundle``; or a ``kid`` (libtrust form, or a JWKS key id
 of the bundle / JWKS file; or an embedded ``jwk`` whose key is one of those. Then the signature,
 ``exp``/``nbf`` (with the reference's 60 s leeway), ``iss`` and ``aud`` (== service) are checked,
 and the ``access`` claim must grant every action the request needs.
+
+With ``autoredirect`` the challenge's realm is not the configured one but a URL on the host the
+client addressed (see :func:`redirect_realm`), for a token server behind the same front door.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 from cryptography import x509
@@ -27,6 +31,7 @@ from services.registry.auth.base import (
     AuthError,
     Principal,
     authorization,
+    header,
 )
 from services.registry.auth.libtrust import key_id
 from shared.config import ConfigError, TokenAuthConfig
@@ -37,6 +42,9 @@ log = logging.getLogger(__name__)
 LEEWAY_SECONDS = 60
 DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                       "ES256", "ES384", "ES512", "EdDSA")
+# What Go's net/url leaves unescaped in a path besides letters, digits and "-._~" (which
+# quote() never escapes either): the realm's path comes out as the reference's does.
+_GO_PATH_SAFE = "$&+,/:;=@"
 
 
 class InvalidToken(Exception):
@@ -68,6 +76,18 @@ def load_jwks(path: str) -> dict[str, Any]:
     return {k.key_id: k.key for k in keyset.keys if k.key_id}
 
 
+def redirect_realm(headers: Mapping[str, str], path: str) -> str:
+    """The realm ``autoredirect`` sends, built as the reference's ``buildAutoRedirectURL``:
+    the scheme is ``X-Forwarded-Proto`` when present, else ``https`` (never the scheme the
+    request came over, which the reference does not look at); the host is the request's
+    ``Host`` header as it came (not ``X-Forwarded-Host``, not ``http.host``); then ``path``.
+    Of a list of protocols (one per proxy, or repeated headers joined by the WSGI server) the
+    first is taken, as Go's ``Header.Get`` takes the first header line."""
+    proto = (header(headers, "X-Forwarded-Proto") or "").split(",")[0].strip()
+    host = header(headers, "Host") or ""
+    return f"{proto or 'https'}://{host}{quote(path, safe=_GO_PATH_SAFE)}"
+
+
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
@@ -80,8 +100,10 @@ class TokenAuthenticator(Authenticator):
 
     def __init__(self, realm: str, service: str, issuer: str,
                  roots: list[x509.Certificate], jwks: dict[str, Any] | None = None,
-                 algorithms: tuple[str, ...] = ()):
+                 algorithms: tuple[str, ...] = (), redirect_path: str | None = None):
         self.realm = realm
+        # autoredirect: the realm is this path on the request's host; None: ``realm``.
+        self.redirect_path = redirect_path
         self.service = service
         self.issuer = issuer
         self.roots = roots
@@ -95,12 +117,21 @@ class TokenAuthenticator(Authenticator):
         roots = load_bundle(config.rootcertbundle) if config.rootcertbundle else []
         jwks = load_jwks(config.jwks) if config.jwks else None
         return cls(config.realm, config.service, config.issuer, roots, jwks,
-                   config.signingalgorithms)
+                   config.signingalgorithms,
+                   config.autoredirectpath if config.autoredirect else None)
 
     # ------------------------------------------------------------ challenges
 
-    def challenge(self, scope: AccessScope, error: str | None = None) -> str:
-        value = f'Bearer realm="{self.realm}",service="{self.service}"'
+    def realm_for(self, headers: Mapping[str, str]) -> str:
+        if self.redirect_path is None:
+            return self.realm
+        return redirect_realm(headers, self.redirect_path)
+
+    def challenge(self, scope: AccessScope, error: str | None = None,
+                  headers: Mapping[str, str] | None = None) -> str:
+        """The ``WWW-Authenticate`` value; ``headers`` are the request's (the realm of
+        ``autoredirect`` is built from them)."""
+        value = f'Bearer realm="{self.realm_for(headers or {})}",service="{self.service}"'
         param = scope.scope_param()
         if param:
             value += f',scope="{param}"'
@@ -111,19 +142,19 @@ class TokenAuthenticator(Authenticator):
     # ------------------------------------------------------------ verification
 
     def authenticate(self, headers: Mapping[str, str], scope: AccessScope) -> Principal:
-        header = authorization(headers)
-        kind, _, token = (header or "").strip().partition(" ")
+        given = authorization(headers)
+        kind, _, token = (given or "").strip().partition(" ")
         if kind.lower() != "bearer" or not token.strip():
-            raise AuthError.unauthorized(self.challenge(scope), scope.detail())
+            raise AuthError.unauthorized(self.challenge(scope, headers=headers), scope.detail())
         try:
             claims = self.verify(token.strip())
         except InvalidToken as exc:
             log.info(kv("token refused", auth="token", reason=exc))
-            raise AuthError.unauthorized(self.challenge(scope, "invalid_token"), scope.detail(),
-                                         message="invalid token") from None
+            raise AuthError.unauthorized(self.challenge(scope, "invalid_token", headers),
+                                         scope.detail(), message="invalid token") from None
         if not self.grants(claims.get("access"), scope):
-            raise AuthError.denied(self.challenge(scope, "insufficient_scope"), scope.detail(),
-                                   message="insufficient scope")
+            raise AuthError.denied(self.challenge(scope, "insufficient_scope", headers),
+                                   scope.detail(), message="insufficient scope")
         return Principal(str(claims.get("sub") or ""))
 
     def verify(self, token: str) -> dict[str, Any]:

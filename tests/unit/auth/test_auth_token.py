@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
+from falcon import testing
 
 from services.registry.auth import (
     AccessScope,
@@ -24,7 +25,9 @@ from services.registry.auth import (
     build_authenticator,
 )
 from services.registry.auth.libtrust import key_id
-from shared.config import parse_config
+from services.registry.http import create_app
+from shared.config import ConfigError, parse_config
+from shared.events import RecordingSink
 
 SERVICE, ISSUER, REALM = "registry.test", "test-issuer", "https://auth.test/token"
 SCOPE = AccessScope("library/app", ("pull", "push"))
@@ -210,3 +213,111 @@ def test_challenges_without_token(auth):
 def test_unknown_action_is_a_programming_error():
     with pytest.raises(ValueError):
         AccessScope("a", ("write",))
+
+
+# ---------------------------------------------------------------- autoredirect
+# The reference (registry/auth/token/accesscontroller.go, buildAutoRedirectURL): the realm is
+# <X-Forwarded-Proto or "https">://<Host header><autoredirectpath>, autoredirectpath defaulting
+# to /auth/token; the configured realm is not used.
+
+
+def token_config(bundle, **token) -> dict:
+    return {"storage": {"inmemory": {}}, "auth": {"token": {
+        "realm": REALM, "service": SERVICE, "issuer": ISSUER, "rootcertbundle": str(bundle),
+        **token}}}
+
+
+def redirecting(bundle, **token) -> TokenAuthenticator:
+    built = build_authenticator(parse_config(token_config(bundle, autoredirect=True, **token)))
+    assert isinstance(built, TokenAuthenticator)
+    return built
+
+
+def challenge_realm(auth: TokenAuthenticator, headers: dict[str, str]) -> str:
+    """The realm of the challenge to a tokenless ``GET /v2/``."""
+    with pytest.raises(AuthError) as info:
+        auth.authenticate(headers, AccessScope.base())
+    realm = info.value.challenge.removeprefix('Bearer realm="').partition('"')[0]
+    assert info.value.challenge.startswith(f'Bearer realm="{realm}",service="{SERVICE}"')
+    return realm
+
+
+def test_autoredirect_config(bundle):
+    token = parse_config(token_config(bundle, autoredirect=True)).auth.token
+    assert token.autoredirect is True and token.autoredirectpath == "/auth/token"
+    for given, path in (("/v2/token", "/v2/token"), ("", "/auth/token"),
+                        ("auth/token", "/auth/token")):  # Go's URL puts the "/" in
+        config = parse_config(token_config(bundle, autoredirect=True, autoredirectpath=given))
+        assert config.auth.token.autoredirectpath == path
+        assert config.ignored_keys == ()
+    with pytest.raises(ConfigError) as err:
+        parse_config(token_config(bundle, autoredirect=True, autoredirectpath=["/a"]))
+    assert err.value.key == "auth.token.autoredirectpath"
+    # Unused without autoredirect, as in the reference: neither checked nor reported ignored.
+    config = parse_config(token_config(bundle, autoredirectpath=["/a"]))
+    assert config.auth.token.autoredirect is False and config.ignored_keys == ()
+
+
+def test_autoredirect_realm_from_a_plain_request(bundle):
+    auth = redirecting(bundle)
+    # No X-Forwarded-Proto: https whatever the request came over, as the reference.
+    assert challenge_realm(auth, {"Host": "registry.example:5000"}) == \
+        "https://registry.example:5000/auth/token"
+    # Header names in any case (Falcon's req.headers are upper case).
+    assert challenge_realm(auth, {"HOST": "10.0.0.7:5000"}) == "https://10.0.0.7:5000/auth/token"
+    with pytest.raises(AuthError) as info:
+        auth.authenticate({"Host": "registry.example"}, SCOPE)
+    assert info.value.challenge == ('Bearer realm="https://registry.example/auth/token",'
+                                    f'service="{SERVICE}",scope="repository:library/app:pull,push"')
+
+
+def test_autoredirect_realm_behind_a_proxy(bundle):
+    auth = redirecting(bundle)
+    assert challenge_realm(auth, {"Host": "registry.example", "X-Forwarded-Proto": "http"}) == \
+        "http://registry.example/auth/token"
+    # The first proxy's protocol; X-Forwarded-Host is not read (the reference reads r.Host).
+    headers = {"host": "registry.example", "x-forwarded-proto": "https, http",
+               "x-forwarded-host": "elsewhere.example"}
+    assert challenge_realm(auth, headers) == "https://registry.example/auth/token"
+
+
+def test_autoredirect_realm_with_a_custom_path(bundle, rsa_key):
+    auth = redirecting(bundle, autoredirectpath="/oauth/v2/token")
+    headers = {"Host": "registry.example", "X-Forwarded-Proto": "http"}
+    assert challenge_realm(auth, headers) == "http://registry.example/oauth/v2/token"
+    # Refused tokens are challenged with the same realm.
+    for token, error in (("not.a.jwt", "invalid_token"),
+                         (issue(rsa_key, access=[]), "insufficient_scope")):
+        with pytest.raises(AuthError) as info:
+            auth.authenticate({**headers, **bearer(token)}, SCOPE)
+        assert info.value.challenge.startswith(
+            'Bearer realm="http://registry.example/oauth/v2/token",')
+        assert info.value.challenge.endswith(f'error="{error}"')
+    # The path is escaped as Go's net/url escapes it.
+    odd = redirecting(bundle, autoredirectpath="/a b/t?k=v")
+    assert challenge_realm(odd, {"Host": "h"}) == "https://h/a%20b/t%3Fk=v"
+
+
+def test_without_autoredirect_the_configured_realm_is_sent(auth, bundle):
+    headers = {"Host": "registry.example", "X-Forwarded-Proto": "http"}
+    assert challenge_realm(auth, headers) == REALM
+    off = build_authenticator(parse_config(token_config(
+        bundle, autoredirect=False, autoredirectpath="/auth/token")))
+    assert isinstance(off, TokenAuthenticator)
+    assert challenge_realm(off, headers) == REALM
+
+
+def test_autoredirect_through_the_app(bundle):
+    """The HTTP layer hands the request's Host and X-Forwarded-Proto to the authenticator."""
+    app = create_app(parse_config(token_config(bundle, autoredirect=True)),
+                     sink=RecordingSink())
+    client = testing.TestClient(app)
+    r = client.simulate_get("/v2/", headers={"Host": "registry.example:8080",
+                                             "X-Forwarded-Proto": "http"})
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == \
+        f'Bearer realm="http://registry.example:8080/auth/token",service="{SERVICE}"'
+    r = client.simulate_get("/v2/demo/app/tags/list", headers={"Host": "registry.example"})
+    assert r.headers["WWW-Authenticate"] == (
+        f'Bearer realm="https://registry.example/auth/token",service="{SERVICE}",'
+        'scope="repository:demo/app:pull"')
