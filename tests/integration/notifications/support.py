@@ -56,6 +56,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] = ("", 0)  # the sender's address: one per connection
 
     @property
     def json(self) -> Any:
@@ -89,7 +90,7 @@ class Receiver:
                 if len(body) < length:
                     return  # the sender died mid-request (a SIGKILL test): nothing arrived
                 record = Recorded(time.time(), "POST", self.path, dict(self.headers.items()),
-                                  body)
+                                  body, tuple(self.client_address))
                 with receiver.lock:
                     receiver.requests.append(record)
                     n = len(receiver.requests)

@@ -144,6 +144,16 @@ def test_a_large_event_goes_in_one_request_without_expect_continue(
     assert request.json == event.to_dict()
 
 
+def test_deliveries_reuse_their_connections(rabbitmq_url, receivers, deployments, notifiers, uid):
+    hook = receivers()
+    d = deployments(rabbitmq_url, [endpoint(f"keep-{uid}", hook.url, concurrency=2)])
+    notifiers(d)
+    d.publish(*[make_event() for _ in range(30)])
+    requests = hook.wait_for(30)
+    # Each delivery thread keeps its connection alive: two threads, at most two connections.
+    assert 1 <= len({r.peer for r in requests}) <= 2
+
+
 def test_each_body_format(rabbitmq_url, receivers, deployments, notifiers, uid):
     plain, envelope, cloud = receivers(), receivers(), receivers()
     d = deployments(rabbitmq_url, [
