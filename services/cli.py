@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import sys
 
+from shared.broker import ignored_queue_type
 from shared.config import Config, ConfigError, load_config
 from shared.logfmt import kv, setup_logging
 from shared.metrics import prepare_multiprocess_dir
@@ -28,6 +29,12 @@ def _load(path: str) -> Config:
     setup_logging(config.log)
     for key in config.ignored_keys:
         log.warning(kv("config key ignored (not implemented here)", key=key))
+    broker = ignored_queue_type(config)
+    if broker is not None:
+        # Not an error: the same config file may serve a dev setup on Redis or the embedded broker.
+        log.warning(kv("config key has no meaning on this broker, using its normal queues",
+                       key="notifications.broker.queuetype",
+                       queuetype=config.notifications.broker.queuetype, broker=broker))
     return config
 
 

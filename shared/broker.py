@@ -17,6 +17,10 @@ Queues per endpoint:
   declared with another TTL.
 - ``registry.notifications.<endpoint>.dead``: the dead-letter queue.
 
+``notifications.broker.queuetype: quorum`` (RabbitMQ only) declares all of them as quorum queues,
+replicated over the cluster, so losing a node loses no event. A queue's type is fixed when it is
+created: declaring it with another type fails (:class:`QueueConflict`).
+
 Both sides declare the whole topology: a publisher that published before any notifier had bound
 the endpoint queues would otherwise lose the event (unroutable). Only enabled endpoints are
 declared; a disabled endpoint's queue is unbound from the topic exchange by the notifier at start
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
 import time
 import uuid
@@ -35,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Exchange, Queue, binding
 from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import str_to_bytes
@@ -42,6 +48,7 @@ from kombu.utils.json import dumps, loads
 
 from shared.config import Config, EndpointConfig
 from shared.fsync import fsync_directory
+from shared.logfmt import kv
 
 QUEUE_PREFIX = "registry.notifications."
 MAX_RETRY_STEPS = 24
@@ -96,10 +103,76 @@ def step_for(endpoint: EndpointConfig, wanted: float) -> float:
     return steps[-1]
 
 
+class QueueConflict(Exception):
+    """RabbitMQ refused to declare our queues: they exist with other arguments (PRECONDITION_FAILED,
+    406), most likely another queue type, which can never change. Unlike an outage this does not
+    heal by retrying: the queues must be deleted, or ``queuetype`` set back."""
+
+    def __init__(self, queuetype: str, conflicts: list[tuple[str, str, str | None, str]]):
+        # conflicts: (endpoint, queue, its type or None when not told, RabbitMQ's words)
+        self.queuetype = queuetype
+        self.conflicts = conflicts
+        self.endpoints = [c[0] for c in conflicts]
+        _, self.queue, self.existing, self.detail = conflicts[0]
+        if self.existing:
+            problem = f"exists as a {self.existing} queue, but notifications.broker.queuetype is " \
+                      f"{queuetype}"
+        else:
+            problem = f"exists with other arguments than ours ({self.detail})"
+        super().__init__(f"queue {self.queue} {problem}")
+
+    def log_line(self, message: str, **extra: str) -> str:
+        """One key=value line naming the queue and how to migrate."""
+        name = self.endpoints[0] if len(self.endpoints) == 1 else "NAME"
+        old = self.existing or "its old type"
+        fix = (f"a queue's type cannot change: let notifiers still on queuetype={old} drain it, "
+               f"stop them, disable the endpoint and run `registry queues CONFIG delete --endpoint "
+               f"{name} --yes` (deletes what is left in its queues), then it is declared again as "
+               f"{self.queuetype}; or set queuetype back to {old}")
+        return kv(message, queue=self.queue, existing=self.existing or "other-arguments",
+                  queuetype=self.queuetype, endpoints=",".join(self.endpoints), **extra, fix=fix,
+                  error=None if self.existing else self.detail)
+
+
+# RabbitMQ's words for a refused declare: "inequivalent arg 'x-queue-type' for queue 'q' in vhost
+# '/': received the value 'quorum' of type 'longstr' but current is none" (3.10).
+_INEQUIVALENT = re.compile(
+    r"inequivalent arg '(?P<arg>[^']+)'.*current is (?:none|(?:the value )?'(?P<value>[^']*)')")
+# Arguments we give quorum queues only. RabbitMQ checks x-overflow and x-dead-letter-strategy
+# before x-queue-type, so for a retry queue these are what it names.
+_QUORUM_ONLY = ("x-overflow", "x-dead-letter-strategy")
+
+
+def _existing_type(detail: str, wanted: str) -> str | None:
+    """The type of the queue RabbitMQ refused to declare again, if its message tells."""
+    match = _INEQUIVALENT.search(detail)
+    if match is None:
+        return None
+    if match["arg"] == "x-queue-type":
+        return match["value"] or "classic"  # no argument: RabbitMQ's default, classic
+    if match["arg"] in _QUORUM_ONLY:
+        if wanted == "quorum" and match["value"] is None:
+            return "classic"
+        if wanted == "classic" and match["value"] is not None:
+            return "quorum"
+    return None
+
+
 @dataclass(frozen=True)
 class Topology:
     exchange_name: str
     amqp: bool  # RabbitMQ: retry queues get a TTL and dead-letter back by themselves
+    queue_type: str = "classic"  # "quorum" only on RabbitMQ (topology_for sees to it)
+
+    @property
+    def quorum(self) -> bool:
+        return self.queue_type == "quorum"
+
+    def _arguments(self, arguments: dict | None = None) -> dict | None:
+        if not self.quorum:
+            return arguments
+        # Quorum queues are always durable, never exclusive or auto-delete: ours are all three.
+        return {"x-queue-type": "quorum", **(arguments or {})}
 
     @property
     def exchange(self) -> Exchange:
@@ -126,12 +199,13 @@ class Topology:
             ],
             durable=True,
             auto_delete=False,
+            queue_arguments=self._arguments(),
         )
 
     def dead_queue(self, endpoint: str) -> Queue:
         return Queue(
             dead_queue_name(endpoint), exchange=self.dead_exchange, routing_key=endpoint,
-            durable=True, auto_delete=False,
+            durable=True, auto_delete=False, queue_arguments=self._arguments(),
         )
 
     def retry_routing_key(self, endpoint: str, delay: float) -> str:
@@ -145,6 +219,15 @@ class Topology:
                 "x-dead-letter-exchange": self.requeue_exchange.name,
                 "x-dead-letter-routing-key": endpoint,
             }
+            if self.quorum:
+                # A quorum queue dead-letters at most once by default: a retry whose wait ended
+                # while the main queue could not take it (its leader moving, a node down) would
+                # be lost. At least once keeps it here until the main queue has confirmed it;
+                # RabbitMQ requires reject-publish with it (3.10+, feature flag stream_queue).
+                # Message TTL, per queue and per message, works on quorum queues since 3.10.
+                arguments["x-dead-letter-strategy"] = "at-least-once"
+                arguments["x-overflow"] = "reject-publish"
+            arguments = self._arguments(arguments)
         return Queue(
             retry_queue_name(endpoint, delay), exchange=self.delay_exchange,
             routing_key=self.retry_routing_key(endpoint, delay), durable=True,
@@ -155,16 +238,31 @@ class Topology:
         return [self.retry_queue(endpoint.name, d) for d in retry_steps(endpoint)]
 
     def declare(self, connection: Connection, endpoints: Iterable[EndpointConfig]) -> None:
-        """Declare exchanges and every queue of the given endpoints (idempotent)."""
+        """Declare exchanges and every queue of the given endpoints (idempotent).
+
+        Raises :class:`QueueConflict` when RabbitMQ refuses queues that exist with other
+        arguments (another queue type), after trying every endpoint, so it names them all."""
         channel = connection.default_channel
         for exchange in (self.exchange, self.requeue_exchange, self.delay_exchange,
                          self.dead_exchange):
             exchange(channel).declare()
+        conflicts: list[tuple[str, str, str | None, str]] = []
         for endpoint in endpoints:
             queues = [self.endpoint_queue(endpoint.name), self.dead_queue(endpoint.name)]
             queues += self.retry_queues(endpoint)
             for queue in queues:
-                queue(channel).declare()
+                try:
+                    queue(channel).declare()
+                except PreconditionFailed as exc:
+                    detail = str(exc.reply_text or exc)
+                    conflicts.append((endpoint.name, queue.name,
+                                      _existing_type(detail, self.queue_type), detail))
+                    # RabbitMQ closed the channel. The endpoint's other queues were made with
+                    # the first one: skip them, and go on with the other endpoints.
+                    channel = connection.channel()
+                    break
+        if conflicts:
+            raise QueueConflict(self.queue_type, conflicts)
 
     # Inspecting and removing queues. None of these creates a queue: they serve endpoints that
     # are disabled or gone, whose queues must not come back by being looked at.
@@ -268,7 +366,20 @@ def _unbind(connection: Connection, channel, exchange: str, queue: str,
 
 
 def topology_for(config: Config) -> Topology:
-    return Topology(config.notifications.broker.exchange, amqp=is_amqp(config))
+    amqp = is_amqp(config)
+    queue_type = config.notifications.broker.queuetype if amqp else "classic"
+    return Topology(config.notifications.broker.exchange, amqp=amqp, queue_type=queue_type)
+
+
+def ignored_queue_type(config: Config) -> str | None:
+    """The broker on which the configured ``queuetype`` means nothing (Redis, the embedded
+    broker: one kind of queue), or None. The same config file may serve a dev setup on those, so
+    this is a warning at start-up, not an error."""
+    if config.notifications.broker.queuetype == "classic" or is_amqp(config):
+        return None
+    if embedded_directory(config) is not None:
+        return "embedded"
+    return (config.notifications.broker.url or "").split(":", 1)[0]
 
 
 def enabled_endpoints(config: Config) -> list[EndpointConfig]:

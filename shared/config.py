@@ -28,6 +28,7 @@ FOREIGN_STORAGE_DRIVERS = ("azure", "gcs", "swift", "oss")
 STORAGE_SETTINGS = ("delete", "cache", "maintenance", "redirect", "tag")
 EVENT_FORMATS = ("event", "envelope", "cloudevents")
 EVENT_ACTIONS = ("pull", "push", "mount", "delete")
+QUEUE_TYPES = ("classic", "quorum")
 
 
 class ConfigError(ValueError):
@@ -180,6 +181,9 @@ class BrokerConfig:
     exchange: str = "registry.events"
     directory: str | None = None  # embedded broker's folder (default: under the storage root)
     spooldirectory: str | None = None  # where events wait while the broker is unreachable
+    # RabbitMQ queue type of every queue we declare. "quorum" (replicated) survives the loss of a
+    # cluster node; Redis and the embedded broker have one kind of queue and ignore it.
+    queuetype: str = "classic"
 
     @property
     def embedded(self) -> bool:
@@ -605,6 +609,10 @@ def _notifications(n: _Section) -> NotificationsConfig:
         scheme = urlparse(url).scheme
         if scheme not in ("amqp", "amqps", "pyamqp", "redis", "rediss", "filesystem", "memory"):
             raise ConfigError("notifications.broker.url", f"unsupported broker scheme {scheme!r}")
+    queuetype = (broker.str("queuetype", "classic") or "").lower()  # "" is no type either
+    if queuetype not in QUEUE_TYPES:
+        raise ConfigError("notifications.broker.queuetype",
+                          f"expected {' or '.join(QUEUE_TYPES)}, got {queuetype!r}")
     raw_endpoints = n.value("endpoints") or []
     if not isinstance(raw_endpoints, list):
         raise ConfigError("notifications.endpoints", "expected a list")
@@ -623,6 +631,7 @@ def _notifications(n: _Section) -> NotificationsConfig:
             exchange=broker.str("exchange", "registry.events") or "registry.events",
             directory=broker.str("directory"),
             spooldirectory=broker.str("spooldirectory"),
+            queuetype=queuetype,
         ),
     )
 

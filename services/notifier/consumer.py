@@ -31,6 +31,7 @@ from shared.broker import (
     HEADER_DUE,
     HEADER_ERROR,
     HEADER_ROUTING_KEY,
+    QueueConflict,
     connect,
     queue_depth,
     step_for,
@@ -97,6 +98,7 @@ class EndpointConsumer(threading.Thread):
         self.inflight = 0
         self.generation = 0
         self.connected = False
+        self.conflict: QueueConflict | None = None
 
     def run(self) -> None:
         wait = 0.5
@@ -104,6 +106,12 @@ class EndpointConsumer(threading.Thread):
             try:
                 self._consume()
                 wait = 0.5
+            except QueueConflict as exc:
+                # Our queue was re-created with another type while we ran: reconnecting cannot
+                # fix that, so the whole notifier stops (services.notifier.service explains why).
+                self.conflict = exc
+                log.error(exc.log_line("broker queue exists with another type, notifier exiting"))
+                self.stop.set()
             except Exception as exc:
                 self.connected = False
                 log.warning(kv("broker connection lost, reconnecting", endpoint=self.endpoint.name,

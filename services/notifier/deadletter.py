@@ -17,7 +17,14 @@ from kombu import Connection, Producer
 from kombu.message import Message
 
 from services.notifier.metrics import DEADLETTER_DEPTH, REPLAYED
-from shared.broker import HEADER_ATTEMPTS, HEADER_ROUTING_KEY, connect, queue_depth, topology_for
+from shared.broker import (
+    HEADER_ATTEMPTS,
+    HEADER_ROUTING_KEY,
+    QueueConflict,
+    connect,
+    queue_depth,
+    topology_for,
+)
 from shared.config import Config, EndpointConfig
 from shared.events import routing_key_for
 from shared.logfmt import kv
@@ -45,7 +52,11 @@ def _each_parked(config: Config, endpoint: str | None, out: TextIO,
     try:
         connection.ensure_connection(max_retries=3)
         # A disabled endpoint's queue is not declared: it would collect events nobody reads.
-        topology.declare(connection, [e for e in endpoints if not e.disabled])
+        try:
+            topology.declare(connection, [e for e in endpoints if not e.disabled])
+        except QueueConflict as exc:
+            print(exc.log_line("broker queue exists with another type"), file=sys.stderr)
+            return 1
         producer = Producer(connection.channel(), serializer="json")
         for ep in endpoints:
             dead = topology.dead_queue(ep.name)

@@ -2,6 +2,11 @@
 
 Run as many notifier processes as you like: they compete for each endpoint's queue. At start a
 disabled endpoint's queue is unbound from the events exchange, so it stops collecting events.
+
+A broker outage is waited out. Queues that exist with another type than ``queuetype`` are not:
+that lasts until someone deletes them, so the notifier logs it once and exits with
+:data:`EXIT_QUEUE_CONFLICT`. Its events stay in the broker; a crash-looping pod is what an operator
+notices, and during a rolling update it stops the rollout while the old notifiers keep delivering.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from kombu import Connection
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
 from shared.broker import (
+    QueueConflict,
     connect,
     embedded_directory,
     enabled_endpoints,
@@ -35,11 +41,13 @@ RECOVERY_INTERVAL = 2.0  # embedded broker: how often to look for a dead notifie
 # long for the GIL behind them, and a backlog drains slower (measured: 1 notifier on RabbitMQ,
 # ~1320 -> ~1480 events/s).
 GIL_SWITCH_INTERVAL = 0.001
+EXIT_QUEUE_CONFLICT = 78  # sysexits' EX_CONFIG: the config does not fit the broker's queues
+CONFLICT_MESSAGE = "broker queue exists with another type, notifier exiting"
 
 
 def _prepare_broker(config: Config, stop: threading.Event) -> bool:
     """Declare every enabled endpoint's queues and unbind the disabled ones', waiting for the
-    broker if it is not up yet."""
+    broker if it is not up yet. A :class:`QueueConflict` is raised: waiting would not end it."""
     wait = 0.5
     while not stop.is_set():
         connection = connect(config, purpose="consume")
@@ -48,6 +56,8 @@ def _prepare_broker(config: Config, stop: threading.Event) -> bool:
             topology_for(config).declare(connection, enabled_endpoints(config))
             _unbind_disabled(config, connection)
             return True
+        except QueueConflict:
+            raise
         except Exception as exc:
             log.warning(kv("broker unreachable, retrying", error=f"{type(exc).__name__}: {exc}"))
             stop.wait(wait)
@@ -113,7 +123,14 @@ def run(config: Config, serve_debug: bool) -> int:
                 exchange=broker.exchange, endpoints=",".join(e.name for e in endpoints) or "none"))
     # Even with every endpoint disabled (nothing to consume): a registry still on an older
     # config may publish, and the disabled queues must not collect that.
-    if config.notifications.endpoints and _prepare_broker(config, stop):
+    try:
+        prepared = bool(config.notifications.endpoints) and _prepare_broker(config, stop)
+    except QueueConflict as exc:
+        log.error(exc.log_line(CONFLICT_MESSAGE))
+        if server is not None:
+            server.shutdown()
+        return EXIT_QUEUE_CONFLICT
+    if prepared:
         for endpoint in endpoints:
             consumer = EndpointConsumer(config, endpoint, stop)
             consumer.start()
@@ -131,5 +148,8 @@ def run(config: Config, serve_debug: bool) -> int:
         consumer.join(SHUTDOWN_GRACE + 2)
     if server is not None:
         server.shutdown()
+    if any(c.conflict is not None for c in consumers):
+        # A queue re-created with another type while we ran (a consumer logged it and stopped us)
+        return EXIT_QUEUE_CONFLICT
     log.info(kv("notifier stopped"))
     return 0

@@ -10,6 +10,11 @@ or written to the local spool when the broker cannot take it; never lost, never 
 A background thread with its own connection flushes the spool in order when the broker is back,
 then hands its connection to the writers.
 
+Queues that exist on the broker with another type than ``notifications.broker.queuetype`` make
+every publish fail the same way (:class:`shared.broker.QueueConflict`): the events spool as in an
+outage, pushes keep working, and one ERROR line says what to do (again at most once a minute
+while the flusher keeps meeting it).
+
 Thread-safe (a pool of connections, one per concurrent writer, so confirms overlap; a lock around
 the spool; gunicorn gthread workers) and fork-safe (connections and threads are created lazily,
 and reset in a forked child).
@@ -20,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from kombu import Connection, Producer
@@ -34,6 +40,7 @@ from services.registry.metrics import (
 from shared.broker import (
     HEADER_ATTEMPTS,
     HEADER_ROUTING_KEY,
+    QueueConflict,
     Topology,
     connect,
     enabled_endpoints,
@@ -47,6 +54,8 @@ log = logging.getLogger("registry.events")
 
 FLUSH_RETRY_MIN = 0.1
 FLUSH_RETRY_MAX = 2.0
+CONFLICT_LOG_INTERVAL = 60.0  # the same queue conflict is logged again after this long at most
+CONFLICT_MESSAGE = "broker queue exists with another type, events spooled until it is fixed"
 
 
 class _BrokerLink:
@@ -166,6 +175,8 @@ class BrokerPublisher:
         self._flusher: threading.Thread | None = None
         self._wake = threading.Event()
         self._closed = False
+        self._conflict_lock = threading.Lock()
+        self._conflict_logged: tuple[str, float] | None = None  # (what, when) last logged
 
     @property
     def spool(self) -> Spool:
@@ -188,7 +199,10 @@ class BrokerPublisher:
             except Exception as exc:
                 link.close()
                 PUBLISH_FAILURES.inc()
-                log.warning(kv("event publish failed, spooling", error=_describe(exc)))
+                if isinstance(exc, QueueConflict):
+                    self._report_conflict(exc)
+                else:
+                    log.warning(kv("event publish failed, spooling", error=_describe(exc)))
                 with self._lock:
                     if not self._down:
                         self._down = True
@@ -238,6 +252,10 @@ class BrokerPublisher:
                     continue
                 try:
                     link.publish(routing_key, payload)
+                except QueueConflict as exc:
+                    PUBLISH_FAILURES.inc()
+                    self._report_conflict(exc)
+                    return False
                 except Exception as exc:
                     PUBLISH_FAILURES.inc()
                     log.debug(kv("spool flush: broker still unreachable", error=_describe(exc)))
@@ -255,6 +273,16 @@ class BrokerPublisher:
                 SPOOL_DEPTH.set(0)
                 log.info(kv("event spool flushed, publishing to the broker again"))
                 return True
+
+    def _report_conflict(self, exc: QueueConflict) -> None:
+        """An ERROR line for the conflict, but not at every flush retry (every 2 s at most)."""
+        now = time.monotonic()
+        with self._conflict_lock:
+            last = self._conflict_logged
+            if last is not None and last[0] == str(exc) and now - last[1] < CONFLICT_LOG_INTERVAL:
+                return
+            self._conflict_logged = (str(exc), now)
+        log.error(exc.log_line(CONFLICT_MESSAGE))
 
     def close(self) -> None:
         self._closed = True
