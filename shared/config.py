@@ -328,11 +328,21 @@ class _Section:
             if any("\r" in v or "\n" in v for v in expanded):
                 # Said without the value: it may be a secret.
                 raise ConfigError(key, "a header value must not contain a line break")
+            if not all(_sendable(v) for v in expanded):
+                raise ConfigError(key, "a header value must be Latin-1 text (HTTP sends bytes)")
             out[str(header)] = expanded
         return out
 
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _sendable(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")

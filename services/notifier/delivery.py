@@ -135,7 +135,8 @@ class HttpSink:
         curl, lines = self._handle()
         lines.clear()
         # An empty "Expect:" stops curl's 100-continue round trip on bodies over 1 KiB.
-        curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"])
+        curl.setopt(pycurl.HTTPHEADER,
+                    [f"{k}: {v}".encode("latin-1") for k, v in headers.items()] + [b"Expect:"])
         curl.setopt(pycurl.POSTFIELDS, body)
         try:
             curl.perform()

@@ -117,6 +117,7 @@ def test_configured_headers_are_sent_and_win_and_never_logged(
         "Authorization": ["Bearer s3cr3t-token-value"],
         "Content-Type": ["application/x-custom+json"],
         "X-Multi": ["one", "two"],
+        "X-Latin": ["café"],  # HTTP header values are bytes: Latin-1 text goes as it is
     })])
     process = notifiers(d)
     d.publish(make_event())
@@ -124,6 +125,7 @@ def test_configured_headers_are_sent_and_win_and_never_logged(
     assert request.header("Authorization") == "Bearer s3cr3t-token-value"
     assert request.header("Content-Type") == "application/x-custom+json"
     assert request.header("X-Multi") == "one, two"
+    assert request.header("X-Latin") == "café"
     process.wait_log(f"notification sent endpoint=h-{uid} repository=library/app action=push")
     assert "s3cr3t-token-value" not in process.log()
 

@@ -168,6 +168,7 @@ def test_missing_secret_env_is_a_config_error():
 @pytest.mark.parametrize("header, value, problem", [
     ("X-Token", "abc\r\nX-Injected: 1", "line break"),
     ("Bad Header", "v", "header name"),
+    ("X-Token", "abc\u20ac", "Latin-1"),
 ])
 def test_a_header_that_could_not_be_sent_is_a_config_error(header, value, problem):
     with pytest.raises(ConfigError) as err:
