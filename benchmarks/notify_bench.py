@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -274,6 +275,7 @@ def main() -> int:
         receiver.stop()
         if args.broker_url:
             remove_topology(ours.config_path)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\n{args.rounds} rounds of {args.seconds:.0f} s; median (min-max)")
     print(f"{'figure':48}{'this registry':>24}{'reference':>24}")

@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -191,12 +192,15 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=256, help="blob size (MiB)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds per figure and registry")
     ap.add_argument("--seconds", type=float, default=4.0, help="length of a req/s round")
+    ap.add_argument("--dir", default=None,
+                    help="where the storage roots go (default: the temporary directory); "
+                         "/dev/shm takes the disk out of the figures")
     ap.add_argument("--registries", default="ours,reference",
                     help="comma-separated: ours, reference (both by default)")
     args = ap.parse_args()
     kinds = [k.strip() for k in args.registries.split(",") if k.strip()]
 
-    tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="registry-bench-", dir=args.dir))
     regs = [
         RegistryProcess(kind=kind, root=tmp / f"{kind}-root", workdir=tmp / "procs",
                         extra_config=QUIET_LOGS)
@@ -256,6 +260,7 @@ def main() -> int:
     finally:
         for reg in regs:
             reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # gigabytes of blobs, in RAM under /dev/shm
 
     print(f"\n{os.cpu_count()} CPUs, {args.rounds} rounds; median (min-max)")
     names = {"ours": "this registry", "reference": "reference"}
