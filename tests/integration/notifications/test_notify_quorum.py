@@ -39,6 +39,9 @@ from tests.integration.notifications.support import (
     make_event,
     wait_until,
 )
+from tests.integration.notifications.test_notify_retries import (
+    failing_then_dead_lettered_then_replayed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -140,41 +143,13 @@ def test_quorum_queues_carry_an_event_end_to_end(rabbitmq_url, receivers, typed,
 
 def test_retries_come_back_through_quorum_retry_queues_then_park_and_replay(
         rabbitmq_url, receivers, typed, notifiers, uid):
-    healthy = {"ok": False}
-    hook = receivers(respond=lambda _r, _n: (200, {}) if healthy["ok"] else (503, {}))
+    # The failing-endpoint scenario of every broker, on quorum queues: each retry waits in its
+    # quorum retry queue until its TTL dead-letters it back (at least once), then the event is
+    # parked in the quorum dead-letter queue, listed and replayed.
     name = f"qqfail-{uid}"
-    d = typed(rabbitmq_url, [endpoint(name, hook.url, threshold=3, backoff="200ms",
-                                      maxbackoff="800ms")])
-    process = notifiers(d)
-    event = make_event()
-    d.publish(event)
-
-    attempts = hook.wait_for(3, timeout=15)
-    process.wait_log(f"notification dropped endpoint={name} attempts=3")
-    time.sleep(0.5)
-    assert len(hook.requests) == 3  # exactly threshold attempts
-    assert all(r.json["id"] == event.id for r in attempts)
-    # Each retry waited in its quorum retry queue until its TTL sent it back (jitter takes up to
-    # 20% off a wait, never more).
-    gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:], strict=False)]
-    assert 0.2 * 0.8 - 0.02 <= gaps[0] < gaps[1], gaps
-    assert wait_until(lambda: parked(d, name) == 1, 5, "the event in the dead-letter queue")
-    assert_all_quorum(d, name)  # (its message count there lags: queue stats come every 5 s)
-
-    listed = d.cli("deadletter", "list", "--endpoint", name)
-    assert listed.returncode == 0, listed.stderr
-    assert [json.loads(line) for line in listed.stdout.splitlines()] == [event.to_dict()]
-    assert parked(d, name) == 1  # listing leaves it parked
-
-    healthy["ok"] = True
-    replayed = d.cli("deadletter", "replay", "--endpoint", name)
-    assert replayed.returncode == 0, replayed.stderr
-    assert f"endpoint={name} count=1" in replayed.stdout
-    delivered = hook.wait_for(4, timeout=10)[-1]
-    assert delivered.json == event.to_dict()
-    process.wait_log(f"notification sent endpoint={name} ")
+    d = failing_then_dead_lettered_then_replayed(rabbitmq_url, receivers, typed, notifiers, name)
     assert parked(d, name) == 0
-    assert_all_quorum(d, name)  # replay declared nothing of another type
+    assert_all_quorum(d, name)  # neither the notifier nor replay declared another type
 
 
 def test_a_short_per_message_expiration_beats_the_quorum_retry_queues_ttl(rabbitmq_url, typed,

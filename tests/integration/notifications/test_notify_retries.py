@@ -23,8 +23,10 @@ def metric(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-def _failing_then_dead_lettered_then_replayed(broker_url, receivers, deployments, notifiers,
-                                              name):
+def failing_then_dead_lettered_then_replayed(broker_url, receivers, deployments, notifiers,
+                                             name):
+    """Exactly ``threshold`` attempts with growing gaps, dropped (logged, counted), listed and
+    replayed; returns the deployment. The quorum queue tests run it too."""
     healthy = {"ok": False}
     hook = receivers(respond=lambda _r, _n: (200, {}) if healthy["ok"] else (500, {}))
     d = deployments(broker_url, [endpoint(name, hook.url, threshold=4, backoff="50ms")])
@@ -71,21 +73,22 @@ def _failing_then_dead_lettered_then_replayed(broker_url, receivers, deployments
     assert delivered.json == event.to_dict()
     process.wait_log(f"notification sent endpoint={name}")
     assert d.cli("deadletter", "list").stdout == ""
+    return d
 
 
 def test_failing_endpoint_rabbitmq(rabbitmq_url, receivers, deployments, notifiers, uid):
-    _failing_then_dead_lettered_then_replayed(rabbitmq_url, receivers, deployments, notifiers,
-                                              f"fail-{uid}")
+    failing_then_dead_lettered_then_replayed(rabbitmq_url, receivers, deployments, notifiers,
+                                             f"fail-{uid}")
 
 
 def test_failing_endpoint_redis(redis_url, receivers, deployments, notifiers, uid):
-    _failing_then_dead_lettered_then_replayed(redis_url, receivers, deployments, notifiers,
-                                              f"fail-{uid}")
+    failing_then_dead_lettered_then_replayed(redis_url, receivers, deployments, notifiers,
+                                             f"fail-{uid}")
 
 
 def test_failing_endpoint_embedded(receivers, deployments, notifiers, uid):
-    _failing_then_dead_lettered_then_replayed(None, receivers, deployments, notifiers,
-                                              f"fail-{uid}")
+    failing_then_dead_lettered_then_replayed(None, receivers, deployments, notifiers,
+                                             f"fail-{uid}")
 
 
 def test_retry_after_is_honoured_and_410_drops_at_once(
