@@ -362,7 +362,7 @@ def _unbind(connection: Connection, channel, exchange: str, queue: str,
             if permanent:
                 client.srem(permanent % (exchange,), *members)
     else:
-        raise NotImplementedError(f"unbinding on {connection.transport.driver_type}")
+        raise RuntimeError(f"no way to unbind on {connection.transport.driver_type}")  # config allows none
 
 
 def topology_for(config: Config) -> Topology:
