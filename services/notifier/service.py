@@ -27,10 +27,10 @@ from shared.broker import (
     connect,
     embedded_directory,
     enabled_endpoints,
-    recover_claimed,
     topology_for,
 )
 from shared.config import Config
+from shared.embedded_broker import recover_claimed
 from shared.logfmt import kv
 
 log = logging.getLogger("notifier")
