@@ -22,7 +22,8 @@ replicated over the cluster, so losing a node loses no event. A queue's type is 
 created: declaring it with another type fails (:class:`QueueConflict`).
 
 The embedded broker (no ``notifications.broker.url``) is kombu's filesystem transport with the
-channel of :mod:`shared.embedded_broker`.
+channel of :mod:`shared.embedded_broker`; Redis is kombu's Redis transport with the channel of
+:mod:`shared.redis_broker`.
 
 Both sides declare the whole topology: a publisher that published before any notifier had bound
 the endpoint queues would otherwise lose the event (unroutable). Only enabled endpoints are
@@ -48,6 +49,7 @@ from shared.embedded_broker import (
     embedded_transport_options,
 )
 from shared.logfmt import kv
+from shared.redis_broker import ReliableRedisTransport
 
 QUEUE_PREFIX = "registry.notifications."
 MAX_RETRY_STEPS = 24
@@ -447,6 +449,10 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
     if scheme in ("redis", "rediss"):
         options = {
             "visibility_timeout": _visibility_timeout(config),
+            # A dead channel's claims come back after this long (shared.redis_broker): as long
+            # as a consumer may go without acking, the time one delivery attempt may take.
+            "claim_ttl": _visibility_timeout(config),
+            "priority_steps": [0],  # no priorities: each queue is one list, popped atomically
             "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT if publish else 5.0,
             # A consumer looks for a dead peer's unacked messages on one idle poll in 50
             # (0.1-2.5 s), not one in 10 of its restore interval; and a peer killed while
@@ -456,5 +462,5 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
         }
         if publish:
             options["socket_timeout"] = PUBLISH_IO_TIMEOUT
-        return Connection(url, transport_options=options)
+        return Connection(url, transport=ReliableRedisTransport, transport_options=options)
     return Connection(url)

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+import redis
 from kombu import Connection
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
@@ -32,10 +33,11 @@ from shared.broker import (
 from shared.config import Config
 from shared.embedded_broker import recover_claimed
 from shared.logfmt import kv
+from shared.redis_broker import recover_claims
 
 log = logging.getLogger("notifier")
 
-RECOVERY_INTERVAL = 2.0  # embedded broker: how often to look for a dead notifier's claims
+RECOVERY_INTERVAL = 2.0  # how often to look for the claims of a dead notifier (embedded, Redis)
 # The GIL switch interval in a notifier process. Each event passes through the one consumer
 # thread (receive, ack) between the delivery threads' HTTP work; at the default 5 ms it waits
 # long for the GIL behind them, and a backlog drains slower (measured: 1 notifier on RabbitMQ,
@@ -43,6 +45,14 @@ RECOVERY_INTERVAL = 2.0  # embedded broker: how often to look for a dead notifie
 GIL_SWITCH_INTERVAL = 0.001
 EXIT_QUEUE_CONFLICT = 78  # sysexits' EX_CONFIG: the config does not fit the broker's queues
 CONFLICT_MESSAGE = "broker queue exists with another type, notifier exiting"
+
+
+def _redis_client(config: Config) -> redis.Redis | None:
+    """On Redis, a client for :func:`recover_claims`; None on the other brokers."""
+    url = config.notifications.broker.url or ""
+    if url.split(":", 1)[0] not in ("redis", "rediss"):
+        return None
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
 
 
 def _prepare_broker(config: Config, stop: threading.Event) -> bool:
@@ -136,14 +146,22 @@ def run(config: Config, serve_debug: bool) -> int:
             consumer.start()
             consumers.append(consumer)
     embedded = embedded_directory(config)
+    claims = _redis_client(config)
     next_recovery = 0.0
     while not stop.wait(0.5):
-        if embedded is not None and time.monotonic() >= next_recovery:
-            # A notifier killed mid-delivery left claimed messages: deliver them again.
+        if time.monotonic() < next_recovery:
+            continue
+        next_recovery = time.monotonic() + RECOVERY_INTERVAL
+        # A notifier killed mid-delivery left claimed messages: deliver them again.
+        if embedded is not None:
             recovered = recover_claimed(embedded)
             if recovered:
                 log.warning(kv("requeued messages of a dead notifier", count=recovered))
-            next_recovery = time.monotonic() + RECOVERY_INTERVAL
+        if claims is not None:
+            try:
+                recover_claims(claims, log)
+            except redis.RedisError as exc:  # an outage: the consumers report it
+                log.debug(kv("claim recovery skipped", error=exc))
     for consumer in consumers:
         consumer.join(SHUTDOWN_GRACE + 2)
     if server is not None:

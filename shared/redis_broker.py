@@ -1,0 +1,155 @@
+"""The Redis broker: kombu's Redis transport, with a pop that a killed consumer cannot lose.
+
+kombu's Redis consumer takes a message with ``BRPOP`` and only afterwards, in a second command,
+records it as unacknowledged (the record that ``visibility_timeout`` later restores from). A
+consumer killed between the two loses the message: the SIGKILL test lost one event in three runs.
+
+Here the message moves atomically from the queue into this channel's claim list (``BLMOVE``), is
+recorded as unacknowledged as before, and only then leaves the claim list. Each channel keeps a
+heartbeat key alive while it runs; :func:`recover_claims` (run by every notifier) puts the claims
+of channels whose heartbeat has expired back at the head of their queue. A message may then be
+delivered twice (at least once, as on RabbitMQ), never lost.
+
+Only what the registry uses is covered: no ``global_keyprefix``, no message priorities (the
+registry publishes none, so the queue is a single list); otherwise kombu's own pop is used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from time import monotonic
+
+import redis
+from kombu.transport import redis as kombu_redis
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import loads
+
+from shared.logfmt import kv
+
+CLAIMS_SET = "_registry.claims"  # the claim lists that exist
+CLAIM_PREFIX = "_registry.claim."  # + channel id + separator + queue: a list
+HEARTBEAT_PREFIX = "_registry.claimer."  # + channel id: expires when the channel is gone
+SEPARATOR = "\x06\x16"  # kombu's own separator in Redis key names
+
+
+def claim_key(channel_id: str, queue: str) -> str:
+    return f"{CLAIM_PREFIX}{channel_id}{SEPARATOR}{queue}"
+
+
+class ReliableRedisChannel(kombu_redis.Channel):
+    #: Seconds a channel's claims survive without a heartbeat (transport option ``claim_ttl``).
+    claim_ttl = 60.0
+    from_transport_options = (*kombu_redis.Channel.from_transport_options, "claim_ttl")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
+        self._claiming_from: str | None = None
+        self._heartbeat_due = 0.0
+        self._claim_keys: set[str] = set()
+
+    def _reliable(self) -> bool:
+        return not self.global_keyprefix and list(self.priority_steps) == [0]
+
+    def _heartbeat(self, key: str | None = None) -> None:
+        """Keep this channel's claims its own; register a claim list the first time."""
+        new = key is not None and key not in self._claim_keys
+        if not new and monotonic() < self._heartbeat_due:
+            return
+        with self.conn_or_acquire() as client:
+            pipe = client.pipeline()
+            pipe.set(HEARTBEAT_PREFIX + self.channel_id, "1", ex=max(1, int(self.claim_ttl)))
+            if new:
+                pipe.sadd(CLAIMS_SET, key)
+            pipe.execute()
+        if new:
+            self._claim_keys.add(key)
+        self._heartbeat_due = monotonic() + self.claim_ttl / 4
+
+    def _brpop_start(self, timeout=None):
+        if not self._reliable():
+            return super()._brpop_start(timeout)
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return
+        # One source per BLMOVE: the registry's consumers have one queue per channel; with more,
+        # the cycle takes them in turn.
+        queue = queues[0]
+        key = claim_key(self.channel_id, queue)
+        self._heartbeat(key)
+        self._claiming_from = queue
+        self._in_poll = self.client.connection
+        self._brpop_sent_at = monotonic()
+        wait = self.brpop_timeout if timeout is None else timeout
+        self.client.connection.send_command("BLMOVE", queue, key, "RIGHT", "LEFT", wait or 0)
+
+    def _brpop_read(self, **options):
+        queue = self._claiming_from
+        if queue is None:
+            return super()._brpop_read(**options)
+        try:
+            try:
+                item = self.client.parse_response(self.client.connection, "BLMOVE", **options)
+            except self.connection_errors:
+                self.client.connection.disconnect()
+                raise
+            if item is None:
+                raise kombu_redis.Empty()
+            self._queue_cycle.rotate(queue)
+            key = claim_key(self.channel_id, queue)
+            try:
+                # Records it as unacknowledged, then hands it to the consumer.
+                self.connection._deliver(loads(bytes_to_str(item)), queue)
+            except BaseException:
+                # Not recorded for sure: back at the head of its queue (twice at worst).
+                with self.conn_or_acquire() as client:
+                    client.pipeline().rpush(queue, item).lrem(key, 1, item).execute()
+                raise
+            with self.conn_or_acquire() as client:
+                client.lrem(key, 1, item)
+            return True
+        finally:
+            self._claiming_from = None
+            self._in_poll = None
+            self._flush_brpop_reauth()
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        # A channel paused on a full prefetch (slow endpoint) still acks: keep its claims alive.
+        self._heartbeat()
+        return super().basic_ack(delivery_tag, multiple)
+
+    def close(self):
+        super().close()
+        # Closed cleanly: nothing is claimed any more (a claim is released before _deliver
+        # returns), so the heartbeat can go at once.
+        try:
+            with self.conn_or_acquire() as client:
+                client.delete(HEARTBEAT_PREFIX + self.channel_id)
+        except Exception:  # the broker may be gone already; the key then expires by itself
+            pass
+
+
+class ReliableRedisTransport(kombu_redis.Transport):
+    Channel = ReliableRedisChannel
+
+
+def recover_claims(client: redis.Redis, log=None) -> int:
+    """Put the messages claimed by channels that are gone (no heartbeat) back at the head of
+    their queues. Safe to run in every notifier at once (each move is atomic). Returns how many
+    came back."""
+    recovered = 0
+    for member in client.smembers(CLAIMS_SET):
+        key = bytes_to_str(member)
+        channel_id, _, queue = key[len(CLAIM_PREFIX):].partition(SEPARATOR)
+        if not queue or client.exists(HEARTBEAT_PREFIX + channel_id):
+            continue
+        moved = 0
+        while client.lmove(key, queue, "RIGHT", "RIGHT") is not None:
+            moved += 1
+        client.srem(CLAIMS_SET, key)
+        if moved and log is not None:
+            log.warning(kv("requeued messages of a dead consumer", queue=queue, count=moved))
+        recovered += moved
+    return recovered
