@@ -121,14 +121,16 @@ class ReliableRedisChannel(kombu_redis.Channel):
         return super().basic_ack(delivery_tag, multiple)
 
     def close(self):
+        # Closing: whatever a pending BLMOVE may still have claimed goes back at the next
+        # recovery pass instead of when the heartbeat would have expired. (Before the pools
+        # close with the channel.)
+        if self._claim_keys:
+            try:
+                with self.conn_or_acquire() as client:
+                    client.delete(HEARTBEAT_PREFIX + self.channel_id)
+            except Exception:  # the broker may be gone already; the key then expires by itself
+                pass
         super().close()
-        # Closed cleanly: nothing is claimed any more (a claim is released before _deliver
-        # returns), so the heartbeat can go at once.
-        try:
-            with self.conn_or_acquire() as client:
-                client.delete(HEARTBEAT_PREFIX + self.channel_id)
-        except Exception:  # the broker may be gone already; the key then expires by itself
-            pass
 
 
 class ReliableRedisTransport(kombu_redis.Transport):
