@@ -49,7 +49,7 @@ from shared.embedded_broker import (
     embedded_transport_options,
 )
 from shared.logfmt import kv
-from shared.redis_broker import ReliableRedisTransport
+from shared.redis_broker import ReliableRedisTransport, forget_claims
 
 QUEUE_PREFIX = "registry.notifications."
 MAX_RETRY_STEPS = 24
@@ -313,7 +313,11 @@ class Topology:
             # after. (kombu's virtual queue_delete only knows the bindings this process declared.)
             for exchange in self.exchange_names:
                 _unbind(connection, channel, exchange, name)
-            return int(channel._purge(name) or 0)
+            purged = int(channel._purge(name) or 0)
+            if connection.transport.driver_type == "redis":
+                with channel.conn_or_acquire() as client:
+                    purged += forget_claims(client, name)
+            return purged
 
 
 @contextmanager

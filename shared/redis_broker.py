@@ -155,3 +155,16 @@ def recover_claims(client: redis.Redis, log=None) -> int:
             log.warning(kv("requeued messages of a dead consumer", queue=queue, count=moved))
         recovered += moved
     return recovered
+
+
+def forget_claims(client: redis.Redis, queue: str) -> int:
+    """Delete the claim lists of ``queue`` (its queue is being deleted: recovery must not bring
+    their messages back into it). Returns how many messages they held."""
+    dropped = 0
+    for member in client.smembers(CLAIMS_SET):
+        key = bytes_to_str(member)
+        if key.startswith(CLAIM_PREFIX) and key.endswith(SEPARATOR + queue):
+            dropped += int(client.llen(key))
+            client.delete(key)
+            client.srem(CLAIMS_SET, key)
+    return dropped

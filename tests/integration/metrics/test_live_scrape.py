@@ -15,6 +15,7 @@ import time
 import uuid
 
 import pytest
+import redis
 import requests
 from kombu import Connection
 
@@ -62,6 +63,9 @@ def promtool_findings(promtool: str, exposition: str) -> set[tuple[str, str]]:
     return findings
 
 
+REDIS_DB = 4  # this module's own: it empties it afterwards
+
+
 @pytest.fixture
 def stack(tmp_path, rabbitmq_url, redis_addr):
     suffix = uuid.uuid4().hex[:8]
@@ -77,7 +81,7 @@ def stack(tmp_path, rabbitmq_url, redis_addr):
                 {"name": failing, "url": f"{receiver.url}/status/500", "timeout": "2s",
                  "threshold": 2, "backoff": "100ms"},
             ]},
-        "redis": {"addrs": [redis_addr]},
+        "redis": {"addrs": [redis_addr], "db": REDIS_DB},
     }
     config = serve_config(tmp_path / "root", **sections)
     config["storage"]["cache"] = {"blobdescriptor": "redis"}
@@ -98,6 +102,8 @@ def stack(tmp_path, rabbitmq_url, redis_addr):
         notifier.stop()
         serve.stop()
         receiver.close()
+        host, port = redis_addr.rsplit(":", 1)
+        redis.Redis(host=host, port=int(port), db=REDIS_DB).flushdb()  # the cache's entries
         _delete_topology(config, rabbitmq_url, (ok, failing))
 
 

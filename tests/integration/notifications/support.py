@@ -27,6 +27,7 @@ from services.registry.events import build_sink
 from shared.broker import dead_queue_name, endpoint_queue_name, retry_queue_name, retry_steps
 from shared.config import Config, load_config
 from shared.events import BLOB_MEDIA_TYPE, Event, RequestRecord, Source, Target
+from shared.redis_broker import forget_claims
 from tests.conftest import free_port, port_open  # noqa: F401 - re-exported for this folder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -256,6 +257,8 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
             client = redis.Redis.from_url(url)
             if names:
                 client.delete(*names)
+            for name in names:  # claims a recovery pass would otherwise push back later
+                forget_claims(client, name)
             for pattern in (f"_kombu.binding*.{exchange}", f"_kombu.binding*.{exchange}.*"):
                 keys = list(client.scan_iter(pattern))
                 if keys:
