@@ -310,9 +310,13 @@ class Process:
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
         self.log_path = log_path
         self.debug_url: str | None = None
+        env = dict(env or clean_env())
+        # A process the test kills (SIGKILL) cannot remove its metrics folder: it goes with the
+        # test's own temporary folder, not into the machine's.
+        env.setdefault("TMPDIR", str(log_path.parent))
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen([str(REGISTRY), *args], stdout=log,
-                                         stderr=subprocess.STDOUT, env=env or clean_env(),
+                                         stderr=subprocess.STDOUT, env=env,
                                          cwd=REPO_ROOT, start_new_session=True)
 
     def log(self) -> str:
