@@ -25,12 +25,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
-from registry_bench import OCI_MANIFEST, QUIET_LOGS, seed_manifest_repo
+from registry_bench import OCI_MANIFEST, QUIET_LOGS, run_clients, seed_manifest_repo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -121,36 +120,19 @@ def push_phase(reg: RegistryProcess, template: dict, label: str, clients: int,
                seconds: float) -> tuple[dict[str, float], float, int]:
     """PUT distinct tagged manifests; returns {tag: response time}, req/s, failures."""
     responded: dict[str, float] = {}
-    failures = [0]
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
-    barrier = threading.Barrier(clients + 1)
 
-    def pusher(c: int) -> None:
-        with requests.Session() as session:
-            barrier.wait()
-            i = 0
-            while time.perf_counter() < stop_at:
-                tag = f"{label}-c{c}-{i}"
-                body = json.dumps({**template, "annotations": {"bench": tag}})
-                r = session.put(f"{reg.url}/v2/{REPO}/manifests/{tag}", data=body,
-                                headers={"Content-Type": OCI_MANIFEST})
-                now = time.perf_counter()
-                with lock:
-                    if r.status_code == 201:
-                        responded[tag] = now
-                    else:
-                        failures[0] += 1
-                i += 1
+    def push(session: requests.Session, c: int, i: int) -> bool:
+        tag = f"{label}-c{c}-{i}"
+        body = json.dumps({**template, "annotations": {"bench": tag}})
+        r = session.put(f"{reg.url}/v2/{REPO}/manifests/{tag}", data=body,
+                        headers={"Content-Type": OCI_MANIFEST})
+        if r.status_code != 201:
+            return False
+        responded[tag] = time.perf_counter()  # one key per thread and round: no lock needed
+        return True
 
-    threads = [threading.Thread(target=pusher, args=(c,)) for c in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    return responded, len(responded) / (time.perf_counter() - start), failures[0]
+    rate, failures = run_clients(clients, seconds, push)
+    return responded, rate, failures
 
 
 def percentile(values: list[float], q: float) -> float:
