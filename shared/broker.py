@@ -61,6 +61,8 @@ HEADER_ATTEMPTS = "x-attempts"  # failed attempts so far
 HEADER_DUE = "x-due"  # epoch seconds before which a retry must not be attempted
 HEADER_ROUTING_KEY = "x-routing-key"  # the event's original routing key (manifest.push ...)
 HEADER_ERROR = "x-last-error"  # why the last attempt failed, on dead-lettered events
+# Set by RabbitMQ on a quorum queue's deliveries: how often the message came back to the queue.
+HEADER_DELIVERY_COUNT = "x-delivery-count"
 
 
 def endpoint_queue_name(endpoint: str) -> str:

@@ -28,6 +28,7 @@ from services.notifier.pipeline import build_pipeline
 from services.notifier.retry import backoff_delay
 from shared.broker import (
     HEADER_ATTEMPTS,
+    HEADER_DELIVERY_COUNT,
     HEADER_DUE,
     HEADER_ERROR,
     HEADER_ROUTING_KEY,
@@ -131,7 +132,7 @@ class EndpointConsumer(threading.Thread):
             consumer = Consumer(
                 connection.channel(),
                 queues=[self.topology.endpoint_queue(self.endpoint.name)],
-                callbacks=[partial(self._on_message, generation)],
+                callbacks=[partial(self._on_message, producer, generation)],
                 accept=["json"],
                 prefetch_count=self.endpoint.concurrency,
                 on_decode_error=partial(self._park_undecodable, producer),
@@ -175,8 +176,12 @@ class EndpointConsumer(threading.Thread):
             except Exception:  # a broken connection may fail to close; it is gone either way
                 pass
 
-    def _on_message(self, generation: int, body: Any, message: Message) -> None:
+    def _on_message(self, producer: Producer, generation: int, body: Any,
+                    message: Message) -> None:
         headers = message.headers or {}
+        if headers.get(HEADER_DELIVERY_COUNT):
+            self._requeue_afresh(producer, message, body)
+            return
         if not isinstance(body, dict):
             body = {"invalid": repr(body)[:1000]}
         delivery = Delivery(
@@ -186,6 +191,26 @@ class EndpointConsumer(threading.Thread):
         )
         self.inflight += 1
         self.pool.submit((generation, message, delivery))
+
+    def _requeue_afresh(self, producer: Producer, message: Message, body: Any) -> None:
+        """A quorum queue drops a message returned more often than its delivery limit (20 by
+        default since RabbitMQ 4.0, or what an operator's policy sets), dead-lettering nothing
+        of ours. Here a message only comes back when a notifier stopped or died holding it (a
+        failed attempt is republished, never returned), which says nothing against the event:
+        so a returned message is published again as a new one, its count starting over, and
+        the returned copy acknowledged once the broker has confirmed the new one. It goes to
+        the back of the queue; a crash between the two leaves both (at least once)."""
+        headers = {k: v for k, v in (message.headers or {}).items() if k != HEADER_DELIVERY_COUNT}
+        producer.publish(
+            message.body, exchange=self.topology.requeue_exchange,
+            routing_key=self.endpoint.name, content_type=message.content_type,
+            content_encoding=message.content_encoding, headers=headers, delivery_mode=2,
+            retry=False,
+        )
+        message.ack()
+        log.warning(kv("returned message requeued afresh", endpoint=self.endpoint.name,
+                       id=body.get("id") if isinstance(body, dict) else None,
+                       returns=(message.headers or {}).get(HEADER_DELIVERY_COUNT)))
 
     def _park_undecodable(self, producer: Producer, message: Message, exc: Exception) -> None:
         """A message that is not an event (wrong content type, broken JSON) would otherwise be

@@ -3,6 +3,11 @@
 ``list`` prints each parked event as one JSON document per line and leaves it parked;
 ``replay`` sends each back to its endpoint's queue with a fresh attempt count. Both take only
 the events parked when they start, so an event failing again during a replay is not replayed twice.
+
+What stays parked is parked again as a new message (confirmed, then the one read acknowledged),
+not returned: a RabbitMQ quorum queue counts every return and drops a message past its delivery
+limit (20 by default since 4.0), so returning would lose a dead letter listed that often. They
+keep their order; a crash between the two steps leaves a copy twice.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from kombu.message import Message
 from services.notifier.metrics import DEADLETTER_DEPTH, REPLAYED
 from shared.broker import (
     HEADER_ATTEMPTS,
+    HEADER_DELIVERY_COUNT,
     HEADER_ROUTING_KEY,
     QueueConflict,
+    Topology,
     connect,
     queue_depth,
     topology_for,
@@ -77,12 +84,27 @@ def _each_parked(config: Config, endpoint: str | None, out: TextIO,
     return 0
 
 
+def park_again(producer: Producer, topology: Topology, endpoint: EndpointConfig,
+               messages: list[Message]) -> None:
+    """Put messages read from an endpoint's dead-letter queue back there, in order, as new ones."""
+    for message in messages:
+        headers = {k: v for k, v in (message.headers or {}).items() if k != HEADER_DELIVERY_COUNT}
+        producer.publish(
+            message.body, exchange=topology.dead_exchange, routing_key=endpoint.name,
+            content_type=message.content_type, content_encoding=message.content_encoding,
+            headers=headers, delivery_mode=2, retry=False,
+        )
+        message.ack()
+
+
 def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
-    def show(_c: Connection, _p: Producer, ep: EndpointConfig, messages: list[Message]) -> None:
+    topology = topology_for(config)
+
+    def show(_c: Connection, producer: Producer, ep: EndpointConfig,
+             messages: list[Message]) -> None:
         for message in messages:
             out.write(json.dumps(message.payload, separators=(",", ":")) + "\n")
-        for message in messages:
-            message.reject(requeue=True)  # listing leaves them parked
+        park_again(producer, topology, ep, messages)
         print(kv("dead letters", endpoint=ep.name, count=len(messages)), file=sys.stderr)
 
     status = _each_parked(config, endpoint, out, show)
@@ -96,8 +118,7 @@ def replay(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout
     def send_back(_c: Connection, producer: Producer, ep: EndpointConfig,
                   messages: list[Message]) -> None:
         if ep.disabled and messages:
-            for message in messages:
-                message.reject(requeue=True)
+            park_again(producer, topology, ep, messages)
             out.write(kv("not replayed: endpoint disabled", endpoint=ep.name,
                          count=len(messages)) + "\n")
             return

@@ -19,6 +19,7 @@ from tests.integration.notifications.support import (
     PrivateRabbit,
     Process,
     Receiver,
+    TypedDeployment,
     start_notifier,
 )
 
@@ -83,3 +84,19 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
     node.start()
     yield node
     node.destroy()
+
+
+@pytest.fixture
+def typed(tmp_path: Path) -> Iterator[Callable[..., TypedDeployment]]:
+    """Deployments whose config sets notifications.broker.queuetype (quorum unless told)."""
+    made: list[TypedDeployment] = []
+
+    def make(broker_url: str, endpoints: list[dict], queuetype: str = "quorum",
+             name: str = "d") -> TypedDeployment:
+        deployment = TypedDeployment(tmp_path / name, broker_url, endpoints, queuetype=queuetype)
+        made.append(deployment)
+        return deployment
+
+    yield make
+    for deployment in made:
+        deployment.close()  # deletes its queues and exchanges, whatever their type

@@ -229,6 +229,31 @@ class Deployment:
                 delete_topology(self.broker_url, self.exchange, config)
 
 
+@dataclass
+class TypedDeployment(Deployment):
+    """A deployment whose config sets notifications.broker.queuetype."""
+
+    queuetype: str = "quorum"
+
+    def write(self) -> None:
+        super().write()
+        doc = yaml.safe_load(self.config_path.read_text())
+        doc["notifications"]["broker"]["queuetype"] = self.queuetype
+        self.config_path.write_text(yaml.safe_dump(doc))
+
+    def switch(self, queuetype: str) -> None:
+        """The operator edits queuetype; later publishes go through a publisher on the new file."""
+        self.queuetype = queuetype
+        self.reconfigure(self.endpoints)
+
+
+def parked(d: Deployment, name: str) -> int:
+    """How many events wait in an endpoint's dead-letter queue on RabbitMQ."""
+    with Connection(d.broker_url) as conn:
+        _, count, _ = conn.channel().queue_declare(queue=dead_queue_name(name), passive=True)
+    return count
+
+
 def delete_topology(url: str, exchange: str, config: Config) -> None:
     """Remove what a test declared on the shared broker."""
     try:

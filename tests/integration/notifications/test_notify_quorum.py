@@ -11,13 +11,9 @@ import logging
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kombu import Connection, Producer
 
 from services.notifier.service import EXIT_QUEUE_CONFLICT
@@ -37,6 +33,7 @@ from tests.integration.notifications.support import (
     clean_env,
     endpoint,
     make_event,
+    parked,
     wait_until,
 )
 from tests.integration.notifications.test_notify_retries import (
@@ -46,39 +43,6 @@ from tests.integration.notifications.test_notify_retries import (
 pytestmark = pytest.mark.integration
 
 CONFLICT = "broker queue exists with another type"
-
-
-@dataclass
-class TypedDeployment(Deployment):
-    """A deployment whose config sets notifications.broker.queuetype."""
-
-    queuetype: str = "quorum"
-
-    def write(self) -> None:
-        super().write()
-        doc = yaml.safe_load(self.config_path.read_text())
-        doc["notifications"]["broker"]["queuetype"] = self.queuetype
-        self.config_path.write_text(yaml.safe_dump(doc))
-
-    def switch(self, queuetype: str) -> None:
-        """The operator edits queuetype; later publishes go through a publisher on the new file."""
-        self.queuetype = queuetype
-        self.reconfigure(self.endpoints)
-
-
-@pytest.fixture
-def typed(tmp_path: Path) -> Iterator[Callable[..., TypedDeployment]]:
-    made: list[TypedDeployment] = []
-
-    def make(broker_url: str, endpoints: list[dict], queuetype: str = "quorum",
-             name: str = "d") -> TypedDeployment:
-        deployment = TypedDeployment(tmp_path / name, broker_url, endpoints, queuetype=queuetype)
-        made.append(deployment)
-        return deployment
-
-    yield make
-    for deployment in made:
-        deployment.close()  # deletes its queues and exchanges, whatever their type
 
 
 def broker_queues(prefix: str) -> dict[str, dict[str, Any]]:
@@ -111,12 +75,6 @@ def assert_all_quorum(d: Deployment, name: str) -> dict[str, dict[str, Any]]:
         assert q["durable"] is True and q["auto_delete"] is False and not q["exclusive"], q
         assert q["arguments"]["x-queue-type"] == "quorum", q
     return queues
-
-
-def parked(d: Deployment, name: str) -> int:
-    with Connection(d.broker_url) as conn:
-        _, count, _ = conn.channel().queue_declare(queue=dead_queue_name(name), passive=True)
-    return count
 
 
 def test_quorum_queues_carry_an_event_end_to_end(rabbitmq_url, receivers, typed, notifiers, uid):
