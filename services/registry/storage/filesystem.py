@@ -2,82 +2,15 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import tempfile
 import uuid
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from services.registry.storage.driver import FileInfo, FileWriter, PathNotFound, StorageDriver
+from services.registry.storage.filewriters import open_writer
 from shared.fsync import fsync_directory
-
-
-def _find_sync_file_range() -> Any:
-    """Linux's ``sync_file_range(fd, offset, nbytes, flags)``, or None where libc lacks it."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    function.restype = ctypes.c_int
-    return function
-
-
-_sync_file_range = _find_sync_file_range()
-_SYNC_FILE_RANGE_WRITE = 2  # start writing the range out; do not wait for it
-_WRITEBACK_STEP = 8 << 20
-
-
-class _FileWriter(FileWriter):
-    """Appends in place: an upload's size is always the data file's size, which another
-    process sharing the root can read. :meth:`cancel` truncates back to where this writer began,
-    so a failed chunk leaves the file as it was.
-
-    Every ``_WRITEBACK_STEP`` bytes the writer asks the kernel to start writing them to disk,
-    so the disk works while the body is still arriving and the fsync in :meth:`commit` has
-    little left to wait for (without it, ~0.1 s of a 256 MiB upload's ~0.4 s here)."""
-
-    def __init__(self, full: str, append: bool):
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        self._file = open(full, "ab" if append else "wb")  # noqa: SIM115 - closed in close()
-        self._start = self._file.tell()
-        self._size = self._start
-        self._written_back = self._start
-        self._full = full
-
-    def write(self, data: bytes) -> int:
-        n = self._file.write(data)
-        self._size += n
-        if self._size - self._written_back >= _WRITEBACK_STEP:
-            self._start_writeback()
-        return n
-
-    def _start_writeback(self) -> None:
-        if _sync_file_range is not None:
-            self._file.flush()  # the bytes must be in the kernel to be written out
-            # Only a head start: a failure here surfaces in commit()'s fsync.
-            _sync_file_range(self._file.fileno(), self._written_back,
-                             self._size - self._written_back, _SYNC_FILE_RANGE_WRITE)
-        self._written_back = self._size
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def commit(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def cancel(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            self._file.truncate(self._start)
-            self._size = self._start
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
 
 
 def _makedirs(directory: str) -> list[str]:
@@ -139,7 +72,7 @@ class FilesystemDriver(StorageDriver):
         return f
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        return _FileWriter(self._full(path), append)
+        return open_writer(self._full(path), append)
 
     def stat(self, path: str) -> FileInfo:
         try:

@@ -7,8 +7,9 @@ import pytest
 
 from services.registry.domain import streaming
 from services.registry.domain.streaming import OVERLAP_FROM, hash_and_write
-from services.registry.storage import filesystem
+from services.registry.storage import filesystem, filewriters
 from services.registry.storage.filesystem import FilesystemDriver
+from services.registry.storage.filewriters import BufferedFileWriter
 
 
 class ListWriter:
@@ -63,23 +64,22 @@ def test_a_broken_body_raises_after_the_pieces_read_are_stored():
     assert writer.pieces == good  # all stored before the caller sees the error (and truncates)
 
 
-def test_filesystem_writer_starts_writeback_and_keeps_every_byte(tmp_path, monkeypatch):
+def test_the_buffered_writer_starts_writeback_and_keeps_every_byte(tmp_path, monkeypatch):
     ranges = []
-    real = filesystem._sync_file_range
+    real = filewriters._sync_file_range
 
     def recording(fd, offset, nbytes, flags):
         ranges.append((offset, nbytes))
         return real(fd, offset, nbytes, flags) if real is not None else 0
 
-    monkeypatch.setattr(filesystem, "_WRITEBACK_STEP", 4096)
-    monkeypatch.setattr(filesystem, "_sync_file_range", recording)
-    driver = FilesystemDriver(str(tmp_path))
+    monkeypatch.setattr(filewriters, "_WRITEBACK_STEP", 4096)
+    monkeypatch.setattr(filewriters, "_sync_file_range", recording)
     data = os.urandom(3000 * 10)
-    with driver.writer("/f") as w:
+    with BufferedFileWriter(str(tmp_path / "f"), append=False) as w:
         for i in range(0, len(data), 3000):
             w.write(data[i:i + 3000])
         w.commit()
-    assert driver.get_content("/f") == data
+    assert (tmp_path / "f").read_bytes() == data
     # Consecutive ranges from the start, each once.
     assert ranges[0][0] == 0
     assert all(a + n == b for (a, n), (b, _) in zip(ranges, ranges[1:], strict=False))
