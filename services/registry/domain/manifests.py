@@ -192,19 +192,19 @@ class ManifestStore:
             digest = digest_bytes(content, CANONICAL)
         manifest = parse(content, digest, content_type)
         self._check_references(repo, manifest)
-        self._store_content(manifest)
-        self.driver.put_content(layout.revision_link(repo, digest), digest.encode())
-        if manifest.subject:
-            self.driver.put_content(layout.referrer_link(repo, manifest.subject, digest),
-                                    digest.encode())
-        if tag:
-            self.driver.put_content(layout.tag_index_link(repo, tag, digest), digest.encode())
-            self.driver.put_content(layout.tag_current_link(repo, tag), digest.encode())
-        return manifest
-
-    def _store_content(self, manifest: Manifest) -> None:
+        # In this order, written together: the content before the links that reach it, and
+        # the tag last, once what it names is in place.
+        files = []
         if self.blobs.stat_content(manifest.digest) is None:
-            self.driver.put_content(layout.blob_data(manifest.digest), manifest.content)
+            files.append((layout.blob_data(manifest.digest), manifest.content))
+        files.append((layout.revision_link(repo, digest), digest.encode()))
+        if manifest.subject:
+            files.append((layout.referrer_link(repo, manifest.subject, digest), digest.encode()))
+        if tag:
+            files.append((layout.tag_index_link(repo, tag, digest), digest.encode()))
+            files.append((layout.tag_current_link(repo, tag), digest.encode()))
+        self.driver.put_contents(files)
+        return manifest
 
     def _check_references(self, repo: str, manifest: Manifest) -> None:
         doc = json.loads(manifest.content)

@@ -88,8 +88,8 @@ class UploadStore:
     def start(self, repo: str) -> UploadStatus:
         upload_id = str(uuidlib.uuid4())
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.driver.put_content(layout.upload_startedat(repo, upload_id), started.encode())
-        self.driver.put_content(layout.upload_data(repo, upload_id), b"")
+        self.driver.put_contents([(layout.upload_startedat(repo, upload_id), started.encode()),
+                                  (layout.upload_data(repo, upload_id), b"")])
         self.hashes.put(f"{repo}/{upload_id}", 0, CANONICAL, hasher(CANONICAL))
         return UploadStatus(repo, upload_id, 0)
 

@@ -8,7 +8,7 @@ manifests or repositories.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -68,6 +68,14 @@ class StorageDriver(ABC):
     @abstractmethod
     def put_content(self, path: str, content: bytes) -> None:
         """Write a small file atomically: readers see the old content or the new, never a mix."""
+
+    def put_contents(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Write several small files, each as :meth:`put_content` does, made visible in the
+        order given: whoever sees one (a reader, or the storage after a crash) sees every one
+        before it. Drivers that can make them durable together do (one wait for the disk
+        instead of one per file)."""
+        for path, content in items:
+            self.put_content(path, content)
 
     @abstractmethod
     def reader(self, path: str, offset: int = 0) -> BinaryIO: ...

@@ -13,15 +13,14 @@ a block boundary, :class:`BufferedFileWriter` writes as usual.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import mmap
 import os
 import threading
-from typing import Any
 
 from services.registry.storage.driver import FileWriter
+from shared.fsync import start_writeback
 
 _ALIGN = 4096  # O_DIRECT's alignment of offsets, lengths and memory (a page covers every disk)
 _STAGE = 4 << 20  # bytes gathered before one direct write (a multiple of _ALIGN)
@@ -169,19 +168,6 @@ class DirectFileWriter(FileWriter):
 # ---------------------------------------------------------------- buffered
 
 
-def _find_sync_file_range() -> Any:
-    """Linux's ``sync_file_range(fd, offset, nbytes, flags)``, or None where libc lacks it."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    function.restype = ctypes.c_int
-    return function
-
-
-_sync_file_range = _find_sync_file_range()
-_SYNC_FILE_RANGE_WRITE = 2  # start writing the range out; do not wait for it
 _WRITEBACK_STEP = 8 << 20
 
 
@@ -208,11 +194,8 @@ class BufferedFileWriter(FileWriter):
         return n
 
     def _start_writeback(self) -> None:
-        if _sync_file_range is not None:
-            self._file.flush()  # the bytes must be in the kernel to be written out
-            # Only a head start: a failure here surfaces in commit()'s fsync.
-            _sync_file_range(self._file.fileno(), self._written_back,
-                             self._size - self._written_back, _SYNC_FILE_RANGE_WRITE)
+        self._file.flush()  # the bytes must be in the kernel to be written out
+        start_writeback(self._file.fileno(), self._written_back, self._size - self._written_back)
         self._written_back = self._size
 
     @property

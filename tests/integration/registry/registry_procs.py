@@ -38,6 +38,9 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("REGISTRY_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+        # A process a test kills (SIGKILL) cannot remove its metrics folder: it goes with the
+        # test's own temporary folder, not into the machine's.
+        env["TMPDIR"] = str(self.log_path.parent)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", str(self.config_path)],

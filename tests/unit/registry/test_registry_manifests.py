@@ -182,3 +182,32 @@ def test_referrers_with_artifact_type_filter(reg):
     reg.delete_manifest("repo", sig.digest)
     assert [r["digest"] for r in reg.referrers("repo", subject.digest)] == [sbom.digest]
     assert reg.referrers("repo", digest(b"nothing refers to this")) == []
+
+
+class RecordingDriver(InMemoryDriver):
+    def __init__(self):
+        super().__init__()
+        self.groups: list[list[str]] = []
+
+    def put_contents(self, items):
+        self.groups.append([path for path, _ in items])
+        super().put_contents(items)
+
+
+def test_a_tagged_push_writes_its_files_together_content_first_tag_last():
+    driver = RecordingDriver()
+    r = Registry(driver)
+    for blob in (CONFIG, LAYER):
+        r.put_blob("repo", digest(blob), [blob])
+    driver.groups.clear()
+    body = image_manifest(CONFIG, [LAYER])
+    d = digest(body)
+    r.put_manifest("repo", "v1", body, OCI_MANIFEST)
+    assert driver.groups == [[layout.blob_data(d), layout.revision_link("repo", d),
+                              layout.tag_index_link("repo", "v1", d),
+                              layout.tag_current_link("repo", "v1")]]
+    # The same content again under another tag: stored once, only links written.
+    r.put_manifest("repo", "v2", body, OCI_MANIFEST)
+    assert driver.groups[1] == [layout.revision_link("repo", d),
+                                layout.tag_index_link("repo", "v2", d),
+                                layout.tag_current_link("repo", "v2")]

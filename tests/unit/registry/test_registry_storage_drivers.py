@@ -1,5 +1,7 @@
 """Both storage drivers honour the same contract."""
 
+import os
+
 import pytest
 
 from services.registry.storage import build_driver
@@ -100,3 +102,43 @@ def test_build_driver_from_config(tmp_path):
     assert isinstance(fs.inner, FilesystemDriver) and fs.root == str(tmp_path)
     assert isinstance(build_driver(parse_config({"storage": {"inmemory": {}}})).inner,
                       InMemoryDriver)
+
+
+def test_put_contents_writes_every_file(driver):
+    driver.put_content("/g/old", b"before")
+    driver.put_contents([("/g/a", b"1"), ("/g/sub/b", b"22"), ("/g/old", b"after"),
+                         ("/g/empty", b"")])
+    assert [driver.get_content(p) for p in ("/g/a", "/g/sub/b", "/g/old", "/g/empty")] == [
+        b"1", b"22", b"after", b""]
+    assert driver.list("/g") == ["/g/a", "/g/empty", "/g/old", "/g/sub"]
+
+
+def test_filesystem_put_contents_syncs_every_file_before_the_first_rename(tmp_path, monkeypatch):
+    steps = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (steps.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (steps.append(("rename", os.path.basename(
+        b))), real_replace(a, b))[1])
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    driver.put_contents([("/x/content", b"c"), ("/x/link", b"l"), ("/x/tag", b"t")])
+    assert steps == ["fsync"] * 3 + [("rename", "content"), ("rename", "link"), ("rename", "tag")]
+
+
+def test_filesystem_put_contents_failing_leaves_nothing_behind(tmp_path, monkeypatch):
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    driver.put_content("/x/link", b"old")
+    real_fsync = os.fsync
+    synced = []
+
+    def failing_fsync(fd):
+        synced.append(fd)
+        if len(synced) == 2:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        driver.put_contents([("/x/content", b"c"), ("/x/link", b"new"), ("/x/tag", b"t")])
+    # Nothing renamed, no temporary file left, the old link untouched.
+    assert sorted(os.listdir(tmp_path / "root" / "x")) == ["link"]
+    assert driver.get_content("/x/link") == b"old"

@@ -66,14 +66,14 @@ def test_a_broken_body_raises_after_the_pieces_read_are_stored():
 
 def test_the_buffered_writer_starts_writeback_and_keeps_every_byte(tmp_path, monkeypatch):
     ranges = []
-    real = filewriters._sync_file_range
+    real = filewriters.start_writeback
 
-    def recording(fd, offset, nbytes, flags):
+    def recording(fd, offset, nbytes):
         ranges.append((offset, nbytes))
-        return real(fd, offset, nbytes, flags) if real is not None else 0
+        real(fd, offset, nbytes)
 
     monkeypatch.setattr(filewriters, "_WRITEBACK_STEP", 4096)
-    monkeypatch.setattr(filewriters, "_sync_file_range", recording)
+    monkeypatch.setattr(filewriters, "start_writeback", recording)
     data = os.urandom(3000 * 10)
     with BufferedFileWriter(str(tmp_path / "f"), append=False) as w:
         for i in range(0, len(data), 3000):
