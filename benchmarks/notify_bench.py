@@ -44,6 +44,7 @@ from shared.broker import (  # noqa: E402
     topology_for,
 )
 from shared.config import load_config  # noqa: E402
+from shared.endpoint_record import record_queue  # noqa: E402
 from tests.e2e.procs import RegistryProcess, free_port, registry_command  # noqa: E402
 
 REPO = "bench/notify"
@@ -107,6 +108,7 @@ def remove_topology(config_path: Path) -> None:
     config = load_config(str(config_path))
     topology = topology_for(config)
     with connect(config, purpose="consume") as connection:
+        topology.delete_queue(connection, record_queue(topology).name)
         for endpoint in config.notifications.endpoints:
             names = [endpoint_queue_name(endpoint.name), dead_queue_name(endpoint.name)]
             names += [retry_queue_name(endpoint.name, step) for step in retry_steps(endpoint)]

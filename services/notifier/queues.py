@@ -1,9 +1,10 @@
 """``registry queues CONFIG list|delete [--endpoint NAME] [--yes]``: an endpoint's queues on the broker.
 
-``list`` counts the events waiting in each endpoint's queues (main, retry, dead); with
-``--endpoint`` it also takes a name no longer in the config, to inspect a removed endpoint's
-leftovers. ``delete`` removes a disabled or removed endpoint's queues with the events in them;
-without ``--yes`` it only says what it would delete. Neither creates a queue: looking at a removed
+``list`` counts the events waiting in each endpoint's queues (main, retry, dead), for the
+configured endpoints and the removed ones the notifiers' record still knows; with ``--endpoint``
+it also takes a name no longer in the config, to inspect a removed endpoint's leftovers.
+``delete`` removes a disabled or removed endpoint's queues with the events in them; without
+``--yes`` it only says what it would delete. Neither creates a queue: looking at a removed
 endpoint must not bring its queues back.
 """
 
@@ -16,6 +17,7 @@ from typing import TextIO
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
+from shared import endpoint_record
 from shared.broker import (
     Topology,
     connect,
@@ -26,6 +28,7 @@ from shared.broker import (
     topology_for,
 )
 from shared.config import Config, EndpointConfig
+from shared.endpoint_record import record_queue
 from shared.logfmt import kv
 
 ENABLED, DISABLED, NOT_CONFIGURED = "enabled", "disabled", "not-configured"
@@ -73,6 +76,15 @@ def _count(topology: Topology, connection: Connection, names: list[str] | tuple[
     return sum(topology.queue_size(connection, n) or 0 for n in names)
 
 
+def _removed_endpoints(topology: Topology, connection: Connection,
+                       configured: list[str]) -> list[str]:
+    """Endpoints the notifiers' record knows and the config does not: removed ones whose queues
+    are still there (:mod:`shared.endpoint_record`). No record, no names (and none created)."""
+    if topology.queue_size(connection, record_queue(topology).name) is None:
+        return []
+    return sorted(set(endpoint_record.stamp(connection, topology, [])) - set(configured))
+
+
 def list_queues(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
     names = [endpoint] if endpoint is not None else [e.name for e in config.notifications.endpoints]
     topology = topology_for(config)
@@ -80,6 +92,8 @@ def list_queues(config: Config, endpoint: str | None = None, out: TextIO = sys.s
     if connection is None:
         return 1
     try:
+        if endpoint is None:
+            names += _removed_endpoints(topology, connection, names)
         for name in names:
             queues = endpoint_queues(config, name)
             # kv() starts with a message; these lines are fields only

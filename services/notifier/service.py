@@ -1,7 +1,9 @@
 """``registry notifier CONFIG``: one consumer per enabled endpoint until SIGTERM.
 
 Run as many notifier processes as you like: they compete for each endpoint's queue. At start a
-disabled endpoint's queue is unbound from the events exchange, so it stops collecting events.
+disabled endpoint's queue is unbound from the events exchange, so it stops collecting events;
+so is, at start and every minute, the queue of an endpoint removed from the config
+(:mod:`shared.endpoint_record` tells which).
 
 A broker outage is waited out. Queues that exist with another type than ``queuetype`` are not:
 that lasts until someone deletes them, so the notifier logs it once and exits with
@@ -23,6 +25,7 @@ from kombu import Connection
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
+from shared import endpoint_record
 from shared.broker import (
     QueueConflict,
     connect,
@@ -94,6 +97,46 @@ def _unbind_disabled(config: Config, connection: Connection) -> None:
                             queued=queued))
 
 
+class RemovedEndpoints:
+    """Stamps this notifier's endpoints in the broker's record, and unbinds the queues of
+    endpoints removed from the config (each announced once per process)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.topology = topology_for(config)
+        self.names = [e.name for e in config.notifications.endpoints]
+        self.announced: set[str] = set()
+        self.failed = False  # a failure is a WARNING the first time, then DEBUG
+
+    def check(self, connection: Connection) -> None:
+        record = endpoint_record.stamp(connection, self.topology, self.names)
+        for name in endpoint_record.removed(record, self.names):
+            # Unbound every time: a registry still on an old config binds it again when it
+            # (re)connects.
+            queued = self.topology.unbind_from_events(connection, name)
+            if queued is not None and name not in self.announced:
+                self.announced.add(name)
+                log.warning(kv("endpoint no longer configured, queue unbound", endpoint=name,
+                               queued=queued,
+                               fix=f"registry queues CONFIG delete --endpoint {name} --yes"))
+
+    def check_now(self) -> None:
+        """:meth:`check` on a connection of its own; an unreachable broker is left for later."""
+        connection = connect(self.config, purpose="consume")
+        try:
+            connection.ensure_connection(max_retries=1)
+            self.check(connection)
+        except Exception as exc:  # an outage: the consumers report it
+            log.log(logging.DEBUG if self.failed else logging.WARNING,
+                    kv("removed endpoints not checked", error=f"{type(exc).__name__}: {exc}"))
+            self.failed = True
+        finally:
+            try:
+                connection.release()
+            except Exception:  # a half-open connection may fail to close
+                pass
+
+
 def run(config: Config, serve_debug: bool) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     stop = threading.Event()
@@ -133,6 +176,7 @@ def run(config: Config, serve_debug: bool) -> int:
                 exchange=broker.exchange, endpoints=",".join(e.name for e in endpoints) or "none"))
     # Even with every endpoint disabled (nothing to consume): a registry still on an older
     # config may publish, and the disabled queues must not collect that.
+    removals = RemovedEndpoints(config)
     try:
         prepared = bool(config.notifications.endpoints) and _prepare_broker(config, stop)
     except QueueConflict as exc:
@@ -148,7 +192,11 @@ def run(config: Config, serve_debug: bool) -> int:
     embedded = embedded_directory(config)
     claims = _redis_client(config)
     next_recovery = 0.0
+    next_record = 0.0
     while not stop.wait(0.5):
+        if prepared and time.monotonic() >= next_record:
+            next_record = time.monotonic() + endpoint_record.RECORD_INTERVAL
+            removals.check_now()
         if time.monotonic() < next_recovery:
             continue
         next_recovery = time.monotonic() + RECOVERY_INTERVAL

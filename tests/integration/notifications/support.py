@@ -24,8 +24,15 @@ import yaml
 from kombu import Connection
 
 from services.registry.events import build_sink
-from shared.broker import dead_queue_name, endpoint_queue_name, retry_queue_name, retry_steps
+from shared.broker import (
+    dead_queue_name,
+    endpoint_queue_name,
+    retry_queue_name,
+    retry_steps,
+    topology_for,
+)
 from shared.config import Config, load_config
+from shared.endpoint_record import record_queue
 from shared.events import BLOB_MEDIA_TYPE, Event, RequestRecord, Source, Target
 from shared.redis_broker import forget_claims
 from tests.conftest import free_port, port_open  # noqa: F401 - re-exported for this folder
@@ -260,7 +267,7 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
         with Connection(url, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=0)
             channel = conn.channel()
-            names = []
+            names = [record_queue(topology_for(config)).name]
             for ep in config.notifications.endpoints:
                 names += [endpoint_queue_name(ep.name), dead_queue_name(ep.name)]
                 names += [retry_queue_name(ep.name, d) for d in retry_steps(ep)]
