@@ -21,6 +21,7 @@ from kombu import Connection
 
 from shared.broker import topology_for
 from shared.config import parse_config
+from shared.endpoint_record import record_queue
 from tests.conftest import free_port, require_tool
 from tests.deploy.promql_names import STANDARD_NAMES, names_in_exposition, used_names
 from tests.integration.metrics.live import (
@@ -114,6 +115,7 @@ def _delete_topology(config: dict, url: str, endpoints: tuple[str, ...]) -> None
     try:
         with Connection(url, connect_timeout=5) as conn:
             channel = conn.channel()
+            record_queue(topology).bind(channel).delete()
             for ep in parsed.notifications.endpoints:
                 for queue in (topology.endpoint_queue(ep.name), topology.dead_queue(ep.name),
                               *topology.retry_queues(ep)):
