@@ -33,6 +33,7 @@ def raw(redis_addr: str) -> redis.Redis:
     host, port = redis_addr.rsplit(":", 1)
     client = redis.Redis(host=host, port=int(port), db=5)
     yield client
+    client.flushdb()  # db 5 is these tests' own: the machine's Redis keeps nothing of them
     client.close()
 
 

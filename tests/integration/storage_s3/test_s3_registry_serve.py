@@ -66,6 +66,7 @@ def served(tmp_path, moto_endpoint, redis_addr):
     yield f"http://127.0.0.1:{port}", root
     proc.terminate()
     proc.wait(15)
+    redis.Redis(host=host, port=int(redis_port), db=REDIS_DB).flushdb()  # the machine's Redis
 
 
 def test_chunked_push_and_pull_on_s3(served, moto_endpoint, redis_addr):
