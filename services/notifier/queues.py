@@ -28,7 +28,6 @@ from shared.broker import (
     topology_for,
 )
 from shared.config import Config, EndpointConfig
-from shared.endpoint_record import record_queue
 from shared.logfmt import kv
 
 ENABLED, DISABLED, NOT_CONFIGURED = "enabled", "disabled", "not-configured"
@@ -80,7 +79,7 @@ def _removed_endpoints(topology: Topology, connection: Connection,
                        configured: list[str]) -> list[str]:
     """Endpoints the notifiers' record knows and the config does not: removed ones whose queues
     are still there (:mod:`shared.endpoint_record`). No record, no names (and none created)."""
-    if topology.queue_size(connection, record_queue(topology).name) is None:
+    if topology.queue_size(connection, endpoint_record.record_queue(topology).name) is None:
         return []
     return sorted(set(endpoint_record.stamp(connection, topology, [])) - set(configured))
 
