@@ -1,7 +1,8 @@
 """``registry deadletter CONFIG list|replay [--endpoint NAME]``: the events given up on.
 
-``list`` prints each parked event as one JSON document per line and leaves it parked;
-``replay`` sends each back to its endpoint's queue with a fresh attempt count. Both take only
+``list`` prints each parked event as one JSON document per line and leaves it parked (with
+``--endpoint`` also an endpoint removed from the config); ``replay`` sends each back to its
+endpoint's queue with a fresh attempt count. Both take only
 the events parked when they start, so an event failing again during a replay is not replayed twice.
 
 What stays parked is parked again as a new message (confirmed, then the one read acknowledged),
@@ -39,20 +40,25 @@ from shared.logfmt import kv
 log = logging.getLogger("registry.deadletter")
 
 
-def _select(config: Config, endpoint: str | None) -> list[EndpointConfig] | None:
+def _select(config: Config, endpoint: str | None, removed: bool) -> list[EndpointConfig] | None:
+    """The endpoints to look at. With ``removed``, a name no longer in the config too (treated
+    as disabled: none of its queues is declared); None for a name not configured otherwise."""
     endpoints = list(config.notifications.endpoints)
     if endpoint is None:
         return endpoints
     chosen = [e for e in endpoints if e.name == endpoint]
+    if not chosen and removed:
+        chosen = [EndpointConfig(name=endpoint, url="", disabled=True)]
     return chosen or None
 
 
 def _each_parked(config: Config, endpoint: str | None, out: TextIO,
                  handle: Callable[[Connection, Producer, EndpointConfig, list[Message]], None],
-                 ) -> int:
-    endpoints = _select(config, endpoint)
+                 removed: bool = False) -> int:
+    endpoints = _select(config, endpoint, removed)
     if endpoints is None:
-        print(f"no endpoint named {endpoint!r} in the configuration", file=sys.stderr)
+        print(f"no endpoint named {endpoint!r} in the configuration: replay sends events to a "
+              "configured endpoint (list shows a removed one's)", file=sys.stderr)
         return 2
     topology = topology_for(config)
     connection = connect(config, purpose="consume")
@@ -107,7 +113,7 @@ def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.s
         park_again(producer, topology, ep, messages)
         print(kv("dead letters", endpoint=ep.name, count=len(messages)), file=sys.stderr)
 
-    status = _each_parked(config, endpoint, out, show)
+    status = _each_parked(config, endpoint, out, show, removed=True)
     out.flush()
     return status
 

@@ -12,9 +12,9 @@ import pytest
 from kombu import Producer
 
 from shared import endpoint_record
-from shared.broker import connect, endpoint_queue_name, topology_for
+from shared.broker import connect, dead_queue_name, endpoint_queue_name, topology_for
 from tests.integration.notifications.support import Deployment, endpoint, make_event
-from tests.integration.notifications.test_notify_queues import NOWHERE, sizes
+from tests.integration.notifications.test_notify_queues import NOWHERE, park, sizes
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +33,7 @@ def _removed_endpoint_stops_collecting(broker_url, receivers, deployments, notif
     d = deployments(broker_url, [endpoint(keep, on.url), endpoint(gone, NOWHERE),
                                  endpoint(recent, NOWHERE)])
     d.publish(*(make_event() for _ in range(2)))  # no notifier yet: every queue holds them
+    park(d, gone, dead=1)  # an event it gave up on, before it was removed
     # Notifiers had all three; the last one with `gone` stopped long ago, with `recent` a
     # minute ago (a rolling update still under way).
     stamp(d, [keep, gone, recent], age=endpoint_record.REMOVED_AFTER + 100)
@@ -53,9 +54,18 @@ def _removed_endpoint_stops_collecting(broker_url, receivers, deployments, notif
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines() == [
         f"endpoint={keep} state=enabled queued=0 retrying=0 dead=0",
-        f"endpoint={gone} state=not-configured queued=2 retrying=0 dead=0",
+        f"endpoint={gone} state=not-configured queued=2 retrying=0 dead=1",
         f"endpoint={recent} state=not-configured queued=5 retrying=0 dead=0",
     ]
+
+    # What it gave up on can still be listed (it stays parked), not replayed: no url for it.
+    listed = d.cli("deadletter", "list", "--endpoint", gone)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == '{"n":1}\n'
+    refused = d.cli("deadletter", "replay", "--endpoint", gone)
+    assert refused.returncode == 2
+    assert f"no endpoint named '{gone}' in the configuration" in refused.stderr
+    assert sizes(d, dead_queue_name(gone)) == [1]
 
     # Deleted as the line says: the record forgets it; `recent` stays in it, `keep` is fresh.
     deleted = d.cli("queues", "delete", "--endpoint", gone, "--yes")
