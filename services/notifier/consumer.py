@@ -35,6 +35,7 @@ from shared.broker import (
     QueueConflict,
     connect,
     queue_depth,
+    republish_afresh,
     step_for,
     topology_for,
 )
@@ -199,18 +200,12 @@ class EndpointConsumer(threading.Thread):
         failed attempt is republished, never returned), which says nothing against the event:
         so a returned message is published again as a new one, its count starting over, and
         the returned copy acknowledged once the broker has confirmed the new one. It goes to
-        the back of the queue; a crash between the two leaves both (at least once)."""
-        headers = {k: v for k, v in (message.headers or {}).items() if k != HEADER_DELIVERY_COUNT}
-        producer.publish(
-            message.body, exchange=self.topology.requeue_exchange,
-            routing_key=self.endpoint.name, content_type=message.content_type,
-            content_encoding=message.content_encoding, headers=headers, delivery_mode=2,
-            retry=False,
-        )
-        message.ack()
+        the back of the queue."""
+        returns = (message.headers or {}).get(HEADER_DELIVERY_COUNT)
+        republish_afresh(producer, message, self.topology.requeue_exchange, self.endpoint.name)
         log.warning(kv("returned message requeued afresh", endpoint=self.endpoint.name,
                        id=body.get("id") if isinstance(body, dict) else None,
-                       returns=(message.headers or {}).get(HEADER_DELIVERY_COUNT)))
+                       returns=returns))
 
     def _park_undecodable(self, producer: Producer, message: Message, exc: Exception) -> None:
         """A message that is not an event (wrong content type, broken JSON) would otherwise be

@@ -25,12 +25,12 @@ from kombu.message import Message
 from services.notifier.metrics import DEADLETTER_DEPTH, REPLAYED
 from shared.broker import (
     HEADER_ATTEMPTS,
-    HEADER_DELIVERY_COUNT,
     HEADER_ROUTING_KEY,
     QueueConflict,
     Topology,
     connect,
     queue_depth,
+    republish_afresh,
     topology_for,
 )
 from shared.config import Config, EndpointConfig
@@ -94,13 +94,7 @@ def park_again(producer: Producer, topology: Topology, endpoint: EndpointConfig,
                messages: list[Message]) -> None:
     """Put messages read from an endpoint's dead-letter queue back there, in order, as new ones."""
     for message in messages:
-        headers = {k: v for k, v in (message.headers or {}).items() if k != HEADER_DELIVERY_COUNT}
-        producer.publish(
-            message.body, exchange=topology.dead_exchange, routing_key=endpoint.name,
-            content_type=message.content_type, content_encoding=message.content_encoding,
-            headers=headers, delivery_mode=2, retry=False,
-        )
-        message.ack()
+        republish_afresh(producer, message, topology.dead_exchange, endpoint.name)
 
 
 def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
