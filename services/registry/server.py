@@ -20,6 +20,7 @@ import prometheus_client.multiprocess  # noqa: F401
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
@@ -199,6 +200,8 @@ def run(config: Config) -> int:
     if config.storage.driver == "inmemory" and config.http.workers > 1:
         log.warning(kv("inmemory storage is per process; serving with one worker"))
         config = _one_worker(config)
+    if keep_freed_buffers():
+        log.debug(kv("malloc tuned: freed body buffers are kept for reuse"))
     RegistryServer(config).run()
     return 0
 
