@@ -13,6 +13,8 @@ of the rounds, min-max beside it):
 - manifest PUT req/s at 8 pushers with notifications on, against this registry with none
   configured (the target is within 10%); and the same while the receiver holds every POST, so
   that no delivery shares the machine with the pushes
+- for those push phases, the CPU time each part took per PUT (registry, broker, notifiers,
+  receiver, pushers), from /proc: on a machine they all share, who took the time
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 import requests
+from cpu_meter import CpuMeter, matching_processes, process_tree
 from registry_bench import OCI_MANIFEST, QUIET_LOGS, run_clients, seed_manifest_repo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -147,6 +150,19 @@ def summarize(values: list[float]) -> str:
     return f"{statistics.median(values):9.1f} ({min(values):.0f}-{max(values):.0f})"
 
 
+def broker_processes(broker_url: str | None) -> list[int]:
+    """The broker's server processes when it runs on this machine (the embedded broker runs
+    inside the registry and its notifier)."""
+    if broker_url is None:
+        return []
+    if broker_url.startswith("redis"):
+        return matching_processes("redis-server")
+    return matching_processes("beam.smp")
+
+
+CPU_PARTS = ("registry", "broker", "notifiers", "receiver", "pushers")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -186,7 +202,31 @@ def main() -> int:
     def record(reg, figure, value):
         results[names[id(reg)]].setdefault(figure, []).append(value)
 
-    def measured_round(reg, template, label, clients, backlog=False) -> dict[str, float]:
+    meter = CpuMeter({
+        "ours": lambda: process_tree(ours.proc.pid),
+        "ref": lambda: process_tree(ref.proc.pid),
+        "off": lambda: process_tree(ours_off.proc.pid),
+        "broker": lambda: broker_processes(args.broker_url),
+        "notifiers": lambda: [pid for n in notifiers for pid in process_tree(n.pid)],
+        "receiver": lambda: [receiver.process.pid],
+        "pushers": lambda: [os.getpid()],
+    })
+    cpu_per_put: dict[str, dict[str, list[float]]] = {}  # phase -> part -> ms per PUT
+
+    def metered_push(reg, template, label, clients, phase=None):
+        """``push_phase``, and with ``phase`` the CPU ms per PUT of each part while it ran."""
+        before = meter.read()
+        responded, rate, failed = push_phase(reg, template, label, clients, args.seconds)
+        spent = CpuMeter.spent(before, meter.read())
+        if phase is not None and responded:
+            spent["registry"] = spent[short[id(reg)]]
+            row = cpu_per_put.setdefault(f"{names.get(id(reg), 'this registry')}, {phase}", {})
+            for part in CPU_PARTS:
+                row.setdefault(part, []).append(spent[part] * 1000 / len(responded))
+        return responded, rate, failed
+
+    def measured_round(reg, template, label, clients, backlog=False,
+                       phase=None) -> dict[str, float]:
         """One push phase, then wait for its events; returns its figures. With ``backlog`` the
         receiver holds every POST during the push; "drain" is then the rate at which the backlog
         arrives once it answers again."""
@@ -194,7 +234,7 @@ def main() -> int:
         label = f"{short[id(reg)]}-{label}"
         if backlog:
             receiver.hold()
-        responded, rate, failed = push_phase(reg, template, label, clients, args.seconds)
+        responded, rate, failed = metered_push(reg, template, label, clients, phase)
         released = time.perf_counter()
         if backlog:
             receiver.release()
@@ -230,21 +270,23 @@ def main() -> int:
         for clients in (1, 8):
             for n in range(args.rounds):
                 for reg in (ours, ref) if n % 2 == 0 else (ref, ours):
-                    f = measured_round(reg, templates[id(reg)], f"r{n}-x{clients}", clients)
+                    f = measured_round(reg, templates[id(reg)], f"r{n}-x{clients}", clients,
+                                       phase="notifying" if clients == 8 else None)
                     record(reg, f"latency p50 ms, {clients} pusher(s)", f["p50"])
                     record(reg, f"latency p99 ms, {clients} pusher(s)", f["p99"])
                     if clients == 8:
                         record(reg, "manifest PUT req/s, 8 pushers, notifying", f["rate"])
                 if clients == 8:
-                    _, off_rate, failed = push_phase(ours_off, templates[id(ours_off)],
-                                                     f"off{n}", 8, args.seconds)
+                    _, off_rate, failed = metered_push(ours_off, templates[id(ours_off)],
+                                                       f"off{n}", 8, "no endpoints")
                     failures += failed
                     record(ours, "manifest PUT req/s, 8 pushers, no endpoints", off_rate)
                     print(f"  off{n:<17} {'this registry':14} PUT {off_rate:7.1f}/s (no endpoints)")
 
         for n in range(args.rounds):
             for reg in (ours, ref) if n % 2 == 0 else (ref, ours):
-                f = measured_round(reg, templates[id(reg)], f"r{n}-backlog", 8, backlog=True)
+                f = measured_round(reg, templates[id(reg)], f"r{n}-backlog", 8, backlog=True,
+                                   phase="deliveries held")
                 record(reg, "backlog drain events/s, 1 notifier", f["drain"])
                 # The receiver holds every POST meanwhile, so nothing is delivered: what is left
                 # is the registry's own cost of notifying (publish, confirm, the broker).
@@ -272,6 +314,12 @@ def main() -> int:
             f"{summarize(results[k][figure]):>24}" if figure in results[k] else f"{'-':>24}"
             for k in ("this registry", "reference"))
         print(f"{figure:48}{cells}")
+    print("\nCPU ms per manifest PUT while 8 pushers pushed, median of the rounds "
+          "(registry: the server pushed to, its workers and children included)")
+    print(f"{'phase':40}" + "".join(f"{part:>10}" for part in (*CPU_PARTS, "all")))
+    for phase, parts in cpu_per_put.items():
+        medians = [statistics.median(parts[part]) for part in CPU_PARTS]
+        print(f"{phase:40}" + "".join(f"{m:10.2f}" for m in (*medians, sum(medians))))
     print(f"failed PUTs: {failures}")
     return 0
 
