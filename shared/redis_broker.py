@@ -16,9 +16,11 @@ registry publishes none, so the queue is a single list); otherwise kombu's own p
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from time import monotonic
 
 import redis
@@ -168,3 +170,46 @@ def forget_claims(client: redis.Redis, queue: str) -> int:
             client.delete(key)
             client.srem(CLAIMS_SET, key)
     return dropped
+
+
+def client_for(url: str | None, timeout: float = 5.0) -> redis.Redis | None:
+    """A redis-py client on the broker ``url`` when it is a Redis one; None otherwise."""
+    if (url or "").split(":", 1)[0] not in ("redis", "rediss"):
+        return None
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+
+
+def persistence_gap(settings: Mapping[str, str]) -> str | None:
+    """What a restart of Redis (or of its host) would lose of the queued events, from its
+    ``appendonly``, ``appendfsync`` and ``save`` settings; None when nothing acknowledged is.
+
+    ``appendfsync everysec`` counts as safe: Redis writes the append-only file before it answers
+    a publish, so only a crash of the whole host within the second loses anything."""
+    if settings.get("appendonly") == "yes":
+        if settings.get("appendfsync") == "no":
+            return "appendfsync no: events the kernel has not flushed are lost if the host goes down"
+        return None
+    if (settings.get("save") or "").strip():
+        return "snapshots only (save, no appendonly): events since the last snapshot are lost"
+    return "nothing on disk (no appendonly, no save): every queued event is lost"
+
+
+def warn_if_not_persistent(client: redis.Redis, log: logging.Logger) -> None:
+    """One WARNING at start when the Redis broker would lose queued events on a restart: on
+    RabbitMQ a published event is on disk before it is confirmed, and an operator who chose
+    Redis should know when that is not so."""
+    try:
+        settings: dict[str, str] = {}
+        for name in ("appendonly", "appendfsync", "save"):
+            for key, value in client.config_get(name).items():
+                settings[bytes_to_str(key)] = bytes_to_str(value)
+    except redis.ResponseError as exc:  # CONFIG renamed or forbidden (managed services)
+        log.info(kv("redis broker persistence unknown, CONFIG GET refused", error=exc))
+        return
+    except redis.RedisError as exc:  # unreachable: the publisher and consumers report that
+        log.debug(kv("redis broker persistence not checked", error=exc))
+        return
+    gap = persistence_gap(settings)
+    if gap is not None:
+        log.warning(kv("redis broker does not keep events across a restart", problem=gap,
+                       fix="appendonly yes"))

@@ -41,6 +41,21 @@ def require_tool(name: str) -> str:
     return path
 
 
+def start_private_redis(port: int, *options: str) -> subprocess.Popen:
+    """A redis-server of the test's own on ``port`` (stop it with ``terminate``); ``options``
+    are redis-server's command-line settings, e.g. ``"--appendonly", "yes"``."""
+    proc = subprocess.Popen([require_tool("redis-server"), "--port", str(port), "--bind",
+                             "127.0.0.1", *options], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"private redis-server on port {port} did not start")
+        time.sleep(0.05)
+    return proc
+
+
 def _wait_for(host: str, port: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -36,7 +36,7 @@ from shared.broker import (
 from shared.config import Config
 from shared.embedded_broker import recover_claimed
 from shared.logfmt import kv
-from shared.redis_broker import recover_claims
+from shared.redis_broker import client_for, recover_claims, warn_if_not_persistent
 
 log = logging.getLogger("notifier")
 
@@ -48,14 +48,6 @@ RECOVERY_INTERVAL = 2.0  # how often to look for the claims of a dead notifier (
 GIL_SWITCH_INTERVAL = 0.001
 EXIT_QUEUE_CONFLICT = 78  # sysexits' EX_CONFIG: the config does not fit the broker's queues
 CONFLICT_MESSAGE = "broker queue exists with another type, notifier exiting"
-
-
-def _redis_client(config: Config) -> redis.Redis | None:
-    """On Redis, a client for :func:`recover_claims`; None on the other brokers."""
-    url = config.notifications.broker.url or ""
-    if url.split(":", 1)[0] not in ("redis", "rediss"):
-        return None
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
 
 
 def _prepare_broker(config: Config, stop: threading.Event) -> bool:
@@ -184,13 +176,15 @@ def run(config: Config, serve_debug: bool) -> int:
         if server is not None:
             server.shutdown()
         return EXIT_QUEUE_CONFLICT
+    claims = client_for(config.notifications.broker.url)  # None unless the broker is Redis
+    if claims is not None and prepared:  # the broker answered: its settings can be read
+        warn_if_not_persistent(claims, log)
     if prepared:
         for endpoint in endpoints:
             consumer = EndpointConsumer(config, endpoint, stop)
             consumer.start()
             consumers.append(consumer)
     embedded = embedded_directory(config)
-    claims = _redis_client(config)
     next_recovery = 0.0
     next_record = 0.0
     while not stop.wait(0.5):

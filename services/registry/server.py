@@ -27,6 +27,7 @@ from services.registry.storage import build_driver
 from shared.config import Config
 from shared.logfmt import formatter_for, kv
 from shared.metrics import mark_process_dead, render_latest
+from shared.redis_broker import client_for, warn_if_not_persistent
 
 # The debug server and the upload purger are threads in gunicorn's master, which forks workers
 # while they run: everything they import is imported here, before any fork, so a worker never
@@ -202,6 +203,10 @@ def run(config: Config) -> int:
         config = _one_worker(config)
     if keep_freed_buffers():
         log.debug(kv("malloc tuned: freed body buffers are kept for reuse"))
+    broker = client_for(config.notifications.broker.url, timeout=1.0)
+    if broker is not None:
+        warn_if_not_persistent(broker, log)
+        broker.close()  # before the fork: no worker inherits its socket
     RegistryServer(config).run()
     return 0
 

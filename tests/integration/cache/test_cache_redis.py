@@ -4,7 +4,6 @@ registry that keeps answering (from storage) while Redis is away, saying so once
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import time
 import uuid
@@ -15,7 +14,7 @@ import redis
 from services.registry.cache import Descriptor, RedisBlobDescriptorCache, build_cache
 from services.registry.metrics import CACHE_ERRORS, CACHE_HITS, CACHE_REQUESTS
 from shared.config import RedisConfig, parse_config
-from tests.conftest import free_port, port_open
+from tests.conftest import free_port, start_private_redis
 
 pytestmark = pytest.mark.integration
 
@@ -123,19 +122,7 @@ def test_closed_port_degrades_to_miss_and_logs_once(caplog: pytest.LogCaptureFix
 
 
 def _start_redis(port: int) -> subprocess.Popen:
-    server = shutil.which("redis-server")
-    if not server:
-        pytest.fail("redis-server is not installed")
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not port_open("127.0.0.1", port):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"private redis-server on port {port} did not start")
-        time.sleep(0.05)
-    return proc
+    return start_private_redis(port, "--save", "", "--appendonly", "no")
 
 
 def _stop(proc: subprocess.Popen) -> None:
