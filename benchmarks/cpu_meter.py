@@ -56,10 +56,6 @@ def matching_processes(pattern: str) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def available() -> bool:
-    return os.path.exists("/proc/self/stat")
-
-
 class CpuMeter:
     """Named groups of processes; ``read()`` gives each group's CPU seconds so far. A process
     that exits between two reads drops out of its group's total, so compare reads taken while
