@@ -468,7 +468,7 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
             heartbeat=0 if publish else 30,
             transport_options=options,
         )
-    if scheme in ("redis", "rediss"):
+    if broker.redis:
         options = {
             "visibility_timeout": _visibility_timeout(config),
             # A dead channel's claims come back after this long (shared.redis_broker): as long

@@ -189,6 +189,10 @@ class BrokerConfig:
     def embedded(self) -> bool:
         return self.url is None
 
+    @property
+    def redis(self) -> bool:
+        return (self.url or "").split(":", 1)[0] in ("redis", "rediss")
+
 
 @dataclass(frozen=True)
 class NotificationsConfig:

@@ -28,6 +28,7 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
+from shared.config import BrokerConfig
 from shared.logfmt import kv
 
 CLAIMS_SET = "_registry.claims"  # the claim lists that exist
@@ -172,11 +173,12 @@ def forget_claims(client: redis.Redis, queue: str) -> int:
     return dropped
 
 
-def client_for(url: str | None, timeout: float = 5.0) -> redis.Redis | None:
-    """A redis-py client on the broker ``url`` when it is a Redis one; None otherwise."""
-    if (url or "").split(":", 1)[0] not in ("redis", "rediss"):
+def client_for(broker: BrokerConfig, timeout: float = 5.0) -> redis.Redis | None:
+    """A redis-py client on the configured broker when it is Redis; None otherwise."""
+    if not broker.redis:
         return None
-    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    return redis.Redis.from_url(broker.url, socket_connect_timeout=timeout,
+                                socket_timeout=timeout)
 
 
 def persistence_gap(settings: Mapping[str, str]) -> str | None:

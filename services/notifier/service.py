@@ -176,7 +176,7 @@ def run(config: Config, serve_debug: bool) -> int:
         if server is not None:
             server.shutdown()
         return EXIT_QUEUE_CONFLICT
-    claims = client_for(config.notifications.broker.url)  # None unless the broker is Redis
+    claims = client_for(config.notifications.broker)  # None unless the broker is Redis
     if claims is not None and prepared:  # the broker answered: its settings can be read
         warn_if_not_persistent(claims, log)
     if prepared:

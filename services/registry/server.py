@@ -203,7 +203,7 @@ def run(config: Config) -> int:
         config = _one_worker(config)
     if keep_freed_buffers():
         log.debug(kv("malloc tuned: freed body buffers are kept for reuse"))
-    broker = client_for(config.notifications.broker.url, timeout=1.0)
+    broker = client_for(config.notifications.broker, timeout=1.0)
     if broker is not None:
         warn_if_not_persistent(broker, log)
         broker.close()  # before the fork: no worker inherits its socket
