@@ -7,7 +7,7 @@ import calendar
 import time
 
 from services.registry.domain import layout
-from services.registry.storage.driver import PathNotFound, StorageDriver
+from services.registry.storage.driver import LockBusy, PathNotFound, StorageDriver
 
 
 def _started_at(driver: StorageDriver, upload_dir: str) -> float | None:
@@ -49,10 +49,14 @@ def purge_uploads(driver: StorageDriver, age: float, dry_run: bool = False,
         started = _started_at(driver, upload_dir)
         if started is None or now - started <= age:
             continue
-        purged.append(upload_dir)
-        if not dry_run:
-            try:
+        if dry_run:
+            purged.append(upload_dir)
+            continue
+        try:
+            # A session a request is still writing to is not abandoned, however old.
+            with driver.exclusive(upload_dir):
                 driver.delete(upload_dir)
-            except PathNotFound:
-                pass
+        except (PathNotFound, LockBusy):
+            continue
+        purged.append(upload_dir)
     return purged

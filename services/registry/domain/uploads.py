@@ -5,6 +5,12 @@ Bytes are hashed as they arrive. The hash state lives in this process only (Pyth
 persist it in the reference's ``hashstates`` format), so when a session moved between
 processes the data file is re-read once at the end. Finishing moves the data into the content
 store after the digest is verified: a failed or abandoned upload never shows up as a blob.
+
+A request that changes a session (a chunk, the finish, the cancel) holds the session's lock,
+among every process sharing the storage, for as long as it works on it: another request on the
+same session meanwhile is refused at once (409). Without it, a chunk still arriving when the
+upload was finished went on writing into the file just moved into the blob store, and two
+finishes at once could re-create the data file empty and move that over the blob.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import threading
 import time
 import uuid as uuidlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +30,7 @@ from services.registry.domain.descriptors import Descriptor
 from services.registry.domain.digests import CANONICAL, hasher, parse_digest, split
 from services.registry.domain.errors import RegistryError
 from services.registry.domain.streaming import hash_and_write
-from services.registry.storage.driver import PathNotFound, StorageDriver
+from services.registry.storage.driver import LockBusy, PathNotFound, StorageDriver
 
 _READ_CHUNK = 1 << 20
 _MAX_HASH_STATES = 1024
@@ -106,9 +113,27 @@ class UploadStore:
             size = 0
         return UploadStatus(repo, upload_id, size)
 
+    @contextmanager
+    def _held(self, repo: str, upload_id: str) -> Iterator[UploadStatus]:
+        """The session's status, with its lock held until the block ends."""
+        unknown = RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
+        if not _valid_uuid(upload_id):
+            raise unknown
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(self.driver.exclusive(layout.upload_dir(repo, upload_id)))
+            except PathNotFound:
+                raise unknown from None
+            except LockBusy:
+                raise RegistryError("BLOB_UPLOAD_INVALID",
+                                    "the upload is in use by another request", status=409,
+                                    detail={"uuid": upload_id}) from None
+            # Looked at again under the lock: the holder before us may have finished it.
+            yield self.status(repo, upload_id)
+
     def cancel(self, repo: str, upload_id: str) -> None:
-        self.status(repo, upload_id)
-        self._remove(repo, upload_id)
+        with self._held(repo, upload_id):
+            self._remove(repo, upload_id)
 
     def _remove(self, repo: str, upload_id: str) -> None:
         self.hashes.drop(f"{repo}/{upload_id}")
@@ -123,7 +148,11 @@ class UploadStore:
                length: int | None = None) -> UploadStatus:
         """Append one chunk. ``start``/``end`` (inclusive) come from Content-Range and must
         continue the upload exactly; ``length`` is the declared body size."""
-        status = self.status(repo, upload_id)
+        with self._held(repo, upload_id) as status:
+            return self._append(status, chunks, start, end, length)
+
+    def _append(self, status: UploadStatus, chunks: Iterable[bytes], start: int | None,
+                end: int | None, length: int | None) -> UploadStatus:
         if start is not None:
             if start != status.offset:
                 raise RangeError(status, f"chunk starts at {start}, upload is at {status.offset}")
@@ -132,7 +161,7 @@ class UploadStore:
             if end is not None and length is None:
                 length = end - start + 1  # a chunked body must still fill its range exactly
         self._write(status, chunks, length)
-        return self.status(repo, upload_id)
+        return self.status(status.repository, status.uuid)
 
     def _write(self, status: UploadStatus, chunks: Iterable[bytes], length: int | None,
                algorithm: str = CANONICAL) -> int:
@@ -158,8 +187,12 @@ class UploadStore:
     def finish(self, repo: str, upload_id: str, digest: str | None, chunks: Iterable[bytes],
                length: int | None = None) -> Descriptor:
         """Append the last chunk (if any), verify ``digest`` and move the data into place."""
-        status = self.status(repo, upload_id)
-        digest = parse_digest(digest)
+        with self._held(repo, upload_id) as status:
+            return self._finish(status, parse_digest(digest), chunks, length)
+
+    def _finish(self, status: UploadStatus, digest: str, chunks: Iterable[bytes],
+                length: int | None) -> Descriptor:
+        repo, upload_id = status.repository, status.uuid
         algorithm, _ = split(digest)
         self._write(status, chunks, length, algorithm)
         status = self.status(repo, upload_id)

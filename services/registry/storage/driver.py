@@ -7,8 +7,10 @@ manifests or repositories.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -17,6 +19,38 @@ class PathNotFound(FileNotFoundError):
     def __init__(self, path: str):
         super().__init__(f"path not found: {path}")
         self.path = path
+
+
+class LockBusy(Exception):
+    """Another holder has the lock: :meth:`StorageDriver.exclusive` does not wait."""
+
+    def __init__(self, path: str):
+        super().__init__(f"lock busy: {path}")
+        self.path = path
+
+
+class _ProcessLocks:
+    """Named non-blocking locks among this process's threads; a name is forgotten once no
+    one holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held: set[str] = set()
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            if name in self._held:
+                raise LockBusy(name)
+            self._held.add(name)
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._held.discard(name)
+
+
+_process_locks = _ProcessLocks()
 
 
 @dataclass(frozen=True)
@@ -116,3 +150,9 @@ class StorageDriver(ABC):
     def local_path(self, path: str) -> str | None:
         """A path on the local file system, where the driver has one (for sendfile)."""
         return None
+
+    def exclusive(self, directory: str) -> AbstractContextManager[None]:
+        """Hold the lock of ``directory`` while the context is open; :class:`LockBusy` at once
+        if someone else holds it. Drivers whose storage several processes share exclude all of
+        them (the filesystem driver); this version, only the threads of this process."""
+        return _process_locks.hold(f"{id(self)}:{directory}")

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from services.registry.storage.driver import FileInfo, FileWriter, PathNotFound, StorageDriver
+from services.registry.storage.driver import (
+    FileInfo,
+    FileWriter,
+    LockBusy,
+    PathNotFound,
+    StorageDriver,
+)
 from services.registry.storage.filewriters import open_writer
 from shared.fsync import fsync_directory, start_writeback
+
+LOCK_FILE = ".lock"
 
 
 def _write_all(fd: int, content: bytes) -> None:
@@ -119,7 +128,9 @@ class FilesystemDriver(StorageDriver):
             raise PathNotFound(path) from None
         base = "/" + "/".join(p for p in path.split("/") if p)
         base = base.rstrip("/")
-        return sorted(f"{base}/{n}" for n in names if not n.startswith(".tmp-"))
+        # Our own bookkeeping (files being written, an upload's lock) is not content.
+        return sorted(f"{base}/{n}" for n in names
+                      if not n.startswith(".tmp-") and n != LOCK_FILE)
 
     def move(self, source: str, dest: str) -> None:
         src, dst = self._full(source), self._full(dest)
@@ -150,3 +161,23 @@ class FilesystemDriver(StorageDriver):
 
     def local_path(self, path: str) -> str | None:
         return self._full(path)
+
+    @contextlib.contextmanager
+    def exclusive(self, directory: str) -> Iterator[None]:
+        """An ``flock`` on ``.lock`` in ``directory``: it excludes every process sharing the
+        root, on this machine or (NFSv4) another, and the kernel drops it with a dead holder.
+        The directory must exist (:class:`PathNotFound` otherwise: it is never re-created), and
+        deleting it while the lock is held is fine: its holder is the one deleting it."""
+        try:
+            fd = os.open(os.path.join(self._full(directory), LOCK_FILE),
+                         os.O_RDWR | os.O_CREAT, 0o600)
+        except (FileNotFoundError, NotADirectoryError):
+            raise PathNotFound(directory) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockBusy(directory) from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 
 from services.registry.metrics import STORAGE_ACTION
@@ -122,6 +123,9 @@ class TimedDriver(StorageDriver):
 
     def local_path(self, path: str) -> str | None:
         return self.inner.local_path(path)
+
+    def exclusive(self, directory: str) -> AbstractContextManager[None]:
+        return self.inner.exclusive(directory)
 
     def __getattr__(self, attr: str) -> Any:
         # Driver-specific extras (the filesystem's ``root``, the S3 client) stay reachable;

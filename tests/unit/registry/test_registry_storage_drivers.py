@@ -142,3 +142,41 @@ def test_filesystem_put_contents_failing_leaves_nothing_behind(tmp_path, monkeyp
     # Nothing renamed, no temporary file left, the old link untouched.
     assert sorted(os.listdir(tmp_path / "root" / "x")) == ["link"]
     assert driver.get_content("/x/link") == b"old"
+
+
+def test_exclusive_refuses_a_second_holder_until_the_first_lets_go(driver):
+    import threading
+
+    from services.registry.storage.driver import LockBusy
+
+    driver.put_content("/u/1/data", b"")
+    driver.put_content("/u/2/data", b"")
+    outcome = []
+    with driver.exclusive("/u/1"):
+        def other():  # another thread (for the filesystem, another open file: another process)
+            try:
+                with driver.exclusive("/u/1"):
+                    outcome.append("held")
+            except LockBusy:
+                outcome.append("busy")
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        with driver.exclusive("/u/2"):  # another name is another lock
+            pass
+    assert outcome == ["busy"]
+    with driver.exclusive("/u/1"):
+        pass
+    assert driver.list("/u/1") == ["/u/1/data"]  # the lock is not content
+
+
+def test_filesystem_exclusive_never_recreates_a_deleted_directory(tmp_path):
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    with pytest.raises(PathNotFound):
+        with driver.exclusive("/gone/1"):
+            pass
+    assert not driver.exists("/gone")
+    driver.put_content("/u/1/data", b"x")
+    with driver.exclusive("/u/1"):
+        driver.delete("/u/1")  # its holder may delete it
+    assert not driver.exists("/u/1")

@@ -148,6 +148,19 @@ def test_purge_removes_only_old_upload_sessions(driver):
     assert reg.upload_status("c", fresh.uuid).offset == 0
 
 
+def test_purge_leaves_an_old_session_a_request_is_writing_to(driver):
+    from services.registry.domain.purge import purge_uploads
+
+    reg = Registry(driver)
+    busy = reg.start_upload("a")
+    upload_dir = layout.upload_dir("a", busy.uuid)
+    driver.put_content(layout.upload_startedat("a", busy.uuid), b"2020-01-01T00:00:00Z")
+    with driver.exclusive(upload_dir):
+        assert purge_uploads(driver, 3600) == []
+    assert driver.exists(upload_dir)
+    assert purge_uploads(driver, 3600) == [upload_dir]
+
+
 def test_chunk_shorter_than_its_content_range_is_rolled_back(driver):
     reg = Registry(driver)
     status = reg.start_upload("r")
