@@ -81,10 +81,16 @@ def parse(content: bytes, digest: str, declared: str | None = None) -> Manifest:
         raise _invalid("not a JSON object")
     if doc.get("schemaVersion") != 2:
         raise _invalid("schemaVersion must be 2")
+    own = doc.get("mediaType")
+    if own is not None and not isinstance(own, str):
+        raise _invalid("mediaType is not a string")
     media_type = mediatypes.detect(doc, declared)
     if media_type not in mediatypes.MANIFEST_TYPES:
         raise _invalid(f"unsupported manifest media type {media_type!r}")
-    own = doc.get("mediaType")
+    if not own and media_type in (mediatypes.DOCKER_MANIFEST, mediatypes.DOCKER_LIST):
+        # Docker's formats require the field (the reference refuses them without it); stored
+        # without it, the manifest would be read back as OCI, another type than was pushed.
+        raise _invalid(f"a {media_type} manifest must carry its mediaType")
     if own and declared and declared not in _GENERIC_CONTENT_TYPES and own != declared:
         raise _invalid("mediaType does not match Content-Type")
     refs: list[str] = []
@@ -222,8 +228,9 @@ class ManifestStore:
         else:
             missing = [c["digest"] for c in doc["manifests"] if not self.exists(repo, c["digest"])]
             if missing:
+                # A 400: the push is at fault (a 404 reads as "no such repository" to clients).
                 raise RegistryError("MANIFEST_UNKNOWN", "manifest references unknown manifests",
-                                    detail={"digests": missing})
+                                    detail={"digests": missing}, status=400)
 
     def delete(self, repo: str, digest: str) -> tuple[Manifest, list[str]]:
         """Delete a revision and every tag pointing at it; returns the manifest and those tags."""

@@ -85,7 +85,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         raise ValueError(header)
     if first == "":
         suffix = int(last)
-        if suffix == 0:
+        if suffix == 0 or size == 0:  # nothing to take the last bytes of (RFC 9110 14.1.2)
             raise ValueError(header)
         start = max(size - suffix, 0)
         return start, size - start

@@ -33,6 +33,15 @@ def test_monolithic_post_then_get_head_and_ranges(api):
     assert r.headers["Content-Range"] == f"bytes */{len(data)}"
 
 
+def test_a_range_of_the_empty_blob_is_416(api):
+    dg = api.push_blob("a/b", b"")
+    r = api.simulate_get(f"/v2/a/b/blobs/{dg}", headers={"Range": "bytes=-10"})
+    assert r.status_code == 416
+    assert r.headers["Content-Range"] == "bytes */0"
+    r = api.simulate_get(f"/v2/a/b/blobs/{dg}")
+    assert r.status_code == 200 and r.content == b""
+
+
 def test_chunked_upload_with_status_and_headers(api):
     data = os.urandom(3 * 1024 * 1024 + 7)
     r = api.simulate_post("/v2/repo/blobs/uploads/")

@@ -71,7 +71,7 @@ def test_manifest_errors(api):
     cases = [
         (missing_layer, OCI_MANIFEST, 400, "MANIFEST_BLOB_UNKNOWN"),
         ("{not json", OCI_MANIFEST, 400, "MANIFEST_INVALID"),
-        (unknown_child, OCI_INDEX, 404, "MANIFEST_UNKNOWN"),
+        (unknown_child, OCI_INDEX, 400, "MANIFEST_UNKNOWN"),  # the push is at fault: not 404
         ("x" * (4 * 1024 * 1024 + 1), OCI_MANIFEST, 413, "SIZE_INVALID"),
     ]
     for body, ctype, status, code in cases:
@@ -182,3 +182,7 @@ def test_index_falls_back_to_the_linux_amd64_image_for_clients_without_index_sup
     assert r.headers["Docker-Content-Digest"] == digest
     r = api.simulate_get("/v2/n/manifests/multi", headers={"Accept": f"{OCI_INDEX},{OCI_MANIFEST}"})
     assert r.content == idx
+    # Asked for by digest, the index is the only right answer: a client that cannot read it
+    # is told so, not handed a manifest with another digest.
+    r = api.simulate_get(f"/v2/n/manifests/{sha256(idx)}", headers={"Accept": OCI_MANIFEST})
+    assert r.status_code == 404 and error_code(r) == "MANIFEST_UNKNOWN"

@@ -68,6 +68,12 @@ def test_unsatisfiable_ranges(header):
         parse_range(header, 10)
 
 
+@pytest.mark.parametrize("header", ["bytes=-10", "bytes=0-", "bytes=0-0"])
+def test_no_range_of_an_empty_blob_is_satisfiable(header):
+    with pytest.raises(ValueError):
+        parse_range(header, 0)
+
+
 def test_upload_range_header():
     assert upload_range(0) == "0-0"
     assert upload_range(1) == "0-0"

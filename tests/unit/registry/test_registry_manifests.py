@@ -92,6 +92,28 @@ def test_content_type_must_agree_with_the_manifest(reg):
     assert err.value.code == "MANIFEST_INVALID"
 
 
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+@pytest.mark.parametrize("declared,key", [(DOCKER_MANIFEST, "config"), (DOCKER_LIST, "manifests")])
+def test_a_docker_manifest_without_its_media_type_is_refused(reg, declared, key):
+    # Stored, it would be served back as OCI: another type than the client pushed.
+    doc = json.loads(image_manifest(CONFIG, [LAYER]) if key == "config" else index([]))
+    del doc["mediaType"]
+    with pytest.raises(RegistryError) as err:
+        reg.put_manifest("repo", "v1", json.dumps(doc).encode(), declared)
+    assert err.value.code == "MANIFEST_INVALID"
+
+
+def test_a_media_type_that_is_not_a_string_is_refused(reg):
+    doc = json.loads(image_manifest(CONFIG, [LAYER]))
+    doc["mediaType"] = 5
+    with pytest.raises(RegistryError) as err:
+        reg.put_manifest("repo", "v1", json.dumps(doc).encode(), OCI_MANIFEST)
+    assert err.value.code == "MANIFEST_INVALID"
+
+
 def test_put_by_wrong_digest_is_digest_invalid(reg):
     body = image_manifest(CONFIG, [LAYER])
     with pytest.raises(RegistryError) as err:

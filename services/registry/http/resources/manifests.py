@@ -22,7 +22,7 @@ class ManifestResource(Resource):
         manifest = self.registry.get_manifest(name, reference)
         accepted = accepted_types([req.get_header("Accept") or ""])
         if accepted is not None and manifest.media_type not in accepted:
-            manifest = self._fallback(name, manifest, accepted)
+            manifest = self._fallback(name, manifest, accepted, by_tag=_tag(reference) is not None)
         resp.content_type = manifest.media_type
         resp.set_header("Docker-Content-Digest", manifest.digest)
         resp.set_header("ETag", f'"{manifest.digest}"')
@@ -33,8 +33,11 @@ class ManifestResource(Resource):
         self.bridge.manifest_pulled(self.context(req), name, manifest.descriptor,
                                     _tag(reference), manifest.references)
 
-    def _fallback(self, name: str, manifest: Manifest, accepted: set[str]) -> Manifest:
-        if manifest.media_type in INDEX_TYPES and reads_images(accepted):
+    def _fallback(self, name: str, manifest: Manifest, accepted: set[str],
+                  by_tag: bool) -> Manifest:
+        # Only a tag may stand for another manifest: asked for by digest, the answer must have
+        # that digest (the reference's rule too).
+        if by_tag and manifest.media_type in INDEX_TYPES and reads_images(accepted):
             child = self.registry.platform_manifest(name, manifest, "linux", "amd64")
             if child is not None and child.media_type in accepted:
                 return child
