@@ -13,6 +13,15 @@ from services.registry.storage.driver import PathNotFound, StorageDriver
 _REPOSITORY_MARKERS = ("_layers", "_manifests")
 
 
+def is_directory(driver: StorageDriver, path: str) -> bool:
+    """False too for what was deleted since its folder was listed (a repository being
+    deleted, an upload being finished): a listing must not fail on it."""
+    try:
+        return driver.stat(path).is_dir
+    except PathNotFound:
+        return False
+
+
 def repositories(driver: StorageDriver) -> list[str]:
     """Every repository with a ``_layers`` or ``_manifests`` folder, sorted. Folders starting
     with ``_`` are the registry's own and never part of a name."""
@@ -28,7 +37,7 @@ def repositories(driver: StorageDriver) -> list[str]:
         if path != layout.REPOSITORIES and any(m in leaves for m in _REPOSITORY_MARKERS):
             found.append(path[len(prefix):])
         for child, leaf in zip(children, leaves, strict=True):
-            if not leaf.startswith("_") and driver.stat(child).is_dir:
+            if not leaf.startswith("_") and is_directory(driver, child):
                 visit(child)
 
     visit(layout.REPOSITORIES)

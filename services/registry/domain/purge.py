@@ -7,6 +7,7 @@ import calendar
 import time
 
 from services.registry.domain import layout
+from services.registry.domain.catalog import is_directory
 from services.registry.storage.driver import LockBusy, PathNotFound, StorageDriver
 
 
@@ -35,7 +36,7 @@ def _upload_dirs(driver: StorageDriver, path: str) -> list[str]:
                 out.extend(driver.list(child))
             except PathNotFound:
                 continue
-        elif not leaf.startswith("_") and driver.stat(child).is_dir:
+        elif not leaf.startswith("_") and is_directory(driver, child):
             out.extend(_upload_dirs(driver, child))
     return out
 
