@@ -53,6 +53,15 @@ DEPTH_INTERVAL = 2.0
 SHUTDOWN_GRACE = 10.0
 
 
+def _count(value: Any) -> int:
+    """An attempt count from a header; one that is not a count (a message published by
+    something else than this registry) counts as none."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 class DeliveryPool:
     """``size`` threads running deliveries handed in by the consumer thread; outcomes come back
     on :attr:`done`. Both hand-offs are C-level ``SimpleQueue``s: a ThreadPoolExecutor's
@@ -183,13 +192,20 @@ class EndpointConsumer(threading.Thread):
         if headers.get(HEADER_DELIVERY_COUNT):
             self._requeue_afresh(producer, message, body)
             return
-        if not isinstance(body, dict):
-            body = {"invalid": repr(body)[:1000]}
-        delivery = Delivery(
-            event=body,
-            routing_key=str(headers.get(HEADER_ROUTING_KEY) or routing_key_for(body)),
-            attempts=int(headers.get(HEADER_ATTEMPTS) or 0),
-        )
+        try:
+            if not isinstance(body, dict):
+                body = {"invalid": repr(body)[:1000]}
+            delivery = Delivery(
+                event=body,
+                routing_key=str(headers.get(HEADER_ROUTING_KEY) or routing_key_for(body)),
+                attempts=_count(headers.get(HEADER_ATTEMPTS)),
+            )
+        except Exception as exc:
+            # An error here would end the connection, and with it the acks of every delivery
+            # in flight: the broker would send them all again, and this message first.
+            self._park(producer, message, "notification dropped: not deliverable", exc,
+                       error=f"not deliverable: {type(exc).__name__}")
+            return
         self.inflight += 1
         self.pool.submit((generation, message, delivery))
 
@@ -210,12 +226,16 @@ class EndpointConsumer(threading.Thread):
     def _park_undecodable(self, producer: Producer, message: Message, exc: Exception) -> None:
         """A message that is not an event (wrong content type, broken JSON) would otherwise be
         redelivered forever: park it, as it came, in the dead-letter queue."""
-        log.error(kv("notification dropped: not an event", endpoint=self.endpoint.name,
+        self._park(producer, message, "notification dropped: not an event", exc)
+
+    def _park(self, producer: Producer, message: Message, reason: str, exc: Exception,
+              error: str = "undecodable") -> None:
+        log.error(kv(reason, endpoint=self.endpoint.name,
                      error=f"{type(exc).__name__}: {exc}"[:300]))
         producer.publish(
             message.body, exchange=self.topology.dead_exchange, routing_key=self.endpoint.name,
             content_type=message.content_type, content_encoding=message.content_encoding,
-            headers={HEADER_ERROR: "undecodable"}, delivery_mode=2, retry=False,
+            headers={HEADER_ERROR: error}, delivery_mode=2, retry=False,
         )
         message.ack()
 

@@ -97,15 +97,36 @@ def park_again(producer: Producer, topology: Topology, endpoint: EndpointConfig,
         republish_afresh(producer, message, topology.dead_exchange, endpoint.name)
 
 
+def event_of(message: Message) -> dict | None:
+    """The parked event; None for a message that is not one (a notifier parks what it cannot
+    decode as it came, so that it is not redelivered forever)."""
+    try:
+        payload = message.payload
+    except Exception:  # kombu's ContentDisallowed, DecodeError: not JSON
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _report_not_events(out: TextIO, endpoint: str, count: int) -> None:
+    if count:
+        print(kv("dead letters kept: not events", endpoint=endpoint, count=count,
+                 hint="they stay parked; read them with the broker's own tools"), file=out)
+
+
 def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
     topology = topology_for(config)
 
     def show(_c: Connection, producer: Producer, ep: EndpointConfig,
              messages: list[Message]) -> None:
-        for message in messages:
-            out.write(json.dumps(message.payload, separators=(",", ":")) + "\n")
+        events = [event_of(m) for m in messages]
+        for event in events:
+            if event is not None:
+                out.write(json.dumps(event, separators=(",", ":")) + "\n")
         park_again(producer, topology, ep, messages)
-        print(kv("dead letters", endpoint=ep.name, count=len(messages)), file=sys.stderr)
+        not_events = events.count(None)
+        print(kv("dead letters", endpoint=ep.name, count=len(messages) - not_events),
+              file=sys.stderr)
+        _report_not_events(sys.stderr, ep.name, not_events)
 
     status = _each_parked(config, endpoint, out, show, removed=True)
     out.flush()
@@ -122,19 +143,28 @@ def replay(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout
             out.write(kv("not replayed: endpoint disabled", endpoint=ep.name,
                          count=len(messages)) + "\n")
             return
+        replayed = 0
+        kept = []
         for message in messages:
+            event = event_of(message)
+            if event is None:
+                kept.append(message)
+                continue
             routing_key = (message.headers or {}).get(HEADER_ROUTING_KEY) or \
-                routing_key_for(message.payload)
+                routing_key_for(event)
             producer.publish(
-                message.payload, exchange=topology.requeue_exchange, routing_key=ep.name,
+                event, exchange=topology.requeue_exchange, routing_key=ep.name,
                 headers={HEADER_ROUTING_KEY: routing_key, HEADER_ATTEMPTS: 0},
                 delivery_mode=2, retry=False,
             )
             message.ack()
+            replayed += 1
             REPLAYED.labels(endpoint=ep.name).inc()
-        DEADLETTER_DEPTH.labels(endpoint=ep.name).set(0)
-        out.write(kv("replayed", endpoint=ep.name, count=len(messages)) + "\n")
-        log.info(kv("dead letters replayed", endpoint=ep.name, count=len(messages)))
+        park_again(producer, topology, ep, kept)
+        DEADLETTER_DEPTH.labels(endpoint=ep.name).set(len(kept))
+        out.write(kv("replayed", endpoint=ep.name, count=replayed) + "\n")
+        _report_not_events(out, ep.name, len(kept))
+        log.info(kv("dead letters replayed", endpoint=ep.name, count=replayed))
 
     status = _each_parked(config, endpoint, out, send_back)
     out.flush()

@@ -130,3 +130,57 @@ def test_a_message_that_is_not_an_event_is_parked_not_redelivered_forever(
         message = wait_until(lambda: parked.get(no_ack=False), 5, "the parked message")
         assert message.body == b"\x00not json"
         message.ack()
+
+
+def test_a_message_with_a_broken_attempts_header_is_delivered_once_without_upsetting_others(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    from kombu import Connection
+
+    hook = receivers()
+    name = f"badheader-{uid}"
+    d = deployments(rabbitmq_url, [endpoint(name, hook.url)])
+    process = notifiers(d)
+    foreign = make_event()
+    with Connection(rabbitmq_url) as conn:
+        conn.Producer(serializer="json").publish(
+            foreign.to_dict(), exchange=d.exchange, routing_key="manifest.push",
+            headers={"x-attempts": "two"})  # not a count: another publisher's header
+    ours = [make_event() for _ in range(3)]
+    d.publish(*ours)
+    hook.wait_for(4)
+    time.sleep(1.0)  # a reconnect would deliver them all again within this
+    assert sorted(r.json["id"] for r in hook.snapshot()) == sorted(
+        e.id for e in [foreign, *ours])
+    assert "broker connection lost" not in process.log()
+
+
+def test_dead_letters_that_are_not_events_stay_parked_and_do_not_stop_list_or_replay(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    from kombu import Connection
+
+    healthy = {"ok": False}
+    hook = receivers(respond=lambda _r, _n: (200, {}) if healthy["ok"] else (500, {}))
+    name = f"deadpoison-{uid}"
+    d = deployments(rabbitmq_url, [endpoint(name, hook.url, threshold=1)])
+    process = notifiers(d)
+    with Connection(rabbitmq_url) as conn:  # the notifier parks it as it came
+        conn.Producer().publish(b"plain text", exchange=d.exchange, routing_key="manifest.push",
+                                content_type="text/plain", content_encoding="utf-8")
+    process.wait_log(f"notification dropped: not an event endpoint={name}")
+    event = make_event()
+    d.publish(event)
+    process.wait_log(f"notification dropped endpoint={name} attempts=1")
+
+    listed = d.cli("deadletter", "list", "--endpoint", name)
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [event.id]
+    assert f"dead letters kept: not events endpoint={name} count=1" in listed.stderr
+
+    healthy["ok"] = True
+    replayed = d.cli("deadletter", "replay", "--endpoint", name)
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"replayed endpoint={name} count=1" in replayed.stdout
+    assert f"dead letters kept: not events endpoint={name} count=1" in replayed.stdout
+    assert hook.wait_for(2, timeout=10)[-1].json["id"] == event.id
+    again = d.cli("deadletter", "list", "--endpoint", name)
+    assert again.stdout == "" and "not events endpoint=" in again.stderr  # still parked
