@@ -43,6 +43,7 @@ from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.message import Message
 
+from shared.amqp_transport import BufferedAmqpTransport
 from shared.config import Config, EndpointConfig
 from shared.embedded_broker import (
     AtomicFilesystemChannel,
@@ -464,6 +465,8 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
             options.update(read_timeout=PUBLISH_IO_TIMEOUT, write_timeout=PUBLISH_IO_TIMEOUT)
         return Connection(
             url,
+            # amqps keeps kombu's own TLS transport (the scheme is what turns TLS on).
+            transport=None if scheme == "amqps" else BufferedAmqpTransport,
             connect_timeout=PUBLISH_CONNECT_TIMEOUT if publish else 5.0,
             heartbeat=0 if publish else 30,
             transport_options=options,
