@@ -17,9 +17,10 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TextIO
 
-from kombu import Connection, Producer
+from kombu import Producer, Queue
 from kombu.message import Message
 
 from services.notifier.metrics import DEADLETTER_DEPTH, REPLAYED
@@ -52,9 +53,27 @@ def _select(config: Config, endpoint: str | None, removed: bool) -> list[Endpoin
     return chosen or None
 
 
-def _each_parked(config: Config, endpoint: str | None, out: TextIO,
-                 handle: Callable[[Connection, Producer, EndpointConfig, list[Message]], None],
+BATCH = 500  # messages read, handled and settled together
+
+
+@dataclass
+class Tally:
+    """What one command did with an endpoint's dead letters."""
+
+    events: int = 0
+    not_events: int = 0  # parked messages that are not events: always left parked
+
+
+Handler = Callable[[Producer, EndpointConfig, list[Message], Tally], None]
+
+
+def _each_parked(config: Config, endpoint: str | None, handle: Handler,
+                 summarize: Callable[[EndpointConfig, Tally], None],
                  removed: bool = False) -> int:
+    """Hands each endpoint's dead letters to ``handle``, ``BATCH`` at a time: memory stays
+    bounded however many are parked, and on Redis none is held unacknowledged anywhere near
+    the visibility timeout (after which the notifiers would restore it: a copy). Only those
+    parked at the start are taken: what is parked again goes behind them."""
     endpoints = _select(config, endpoint, removed)
     if endpoints is None:
         print(f"no endpoint named {endpoint!r} in the configuration: replay sends events to a "
@@ -74,20 +93,31 @@ def _each_parked(config: Config, endpoint: str | None, out: TextIO,
         for ep in endpoints:
             dead = topology.dead_queue(ep.name)
             try:
-                count = queue_depth(connection, dead)
+                left = queue_depth(connection, dead)
             except Exception:  # never declared (an endpoint that never dropped anything)
-                count = 0
+                left = 0
             bound = dead(connection.channel())
-            messages = []
-            for _ in range(count):
-                message = bound.get(no_ack=False, accept=["json"])
-                if message is None:
+            tally = Tally()
+            while left > 0:
+                messages = _take(bound, min(BATCH, left))
+                if not messages:
                     break
-                messages.append(message)
-            handle(connection, producer, ep, messages)
+                left -= len(messages)
+                handle(producer, ep, messages, tally)
+            summarize(ep, tally)
     finally:
         connection.release()
     return 0
+
+
+def _take(bound: Queue, count: int) -> list[Message]:
+    messages = []
+    for _ in range(count):
+        message = bound.get(no_ack=False, accept=["json"])
+        if message is None:
+            break
+        messages.append(message)
+    return messages
 
 
 def park_again(producer: Producer, topology: Topology, endpoint: EndpointConfig,
@@ -116,19 +146,21 @@ def _report_not_events(out: TextIO, endpoint: str, count: int) -> None:
 def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
     topology = topology_for(config)
 
-    def show(_c: Connection, producer: Producer, ep: EndpointConfig,
-             messages: list[Message]) -> None:
-        events = [event_of(m) for m in messages]
-        for event in events:
-            if event is not None:
+    def show(producer: Producer, ep: EndpointConfig, messages: list[Message],
+             tally: Tally) -> None:
+        for event in map(event_of, messages):
+            if event is None:
+                tally.not_events += 1
+            else:
                 out.write(json.dumps(event, separators=(",", ":")) + "\n")
+                tally.events += 1
         park_again(producer, topology, ep, messages)
-        not_events = events.count(None)
-        print(kv("dead letters", endpoint=ep.name, count=len(messages) - not_events),
-              file=sys.stderr)
-        _report_not_events(sys.stderr, ep.name, not_events)
 
-    status = _each_parked(config, endpoint, out, show, removed=True)
+    def summarize(ep: EndpointConfig, tally: Tally) -> None:
+        print(kv("dead letters", endpoint=ep.name, count=tally.events), file=sys.stderr)
+        _report_not_events(sys.stderr, ep.name, tally.not_events)
+
+    status = _each_parked(config, endpoint, show, summarize, removed=True)
     out.flush()
     return status
 
@@ -136,19 +168,15 @@ def list_events(config: Config, endpoint: str | None = None, out: TextIO = sys.s
 def replay(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout) -> int:
     topology = topology_for(config)
 
-    def send_back(_c: Connection, producer: Producer, ep: EndpointConfig,
-                  messages: list[Message]) -> None:
-        if ep.disabled and messages:
-            park_again(producer, topology, ep, messages)
-            out.write(kv("not replayed: endpoint disabled", endpoint=ep.name,
-                         count=len(messages)) + "\n")
-            return
-        replayed = 0
+    def send_back(producer: Producer, ep: EndpointConfig, messages: list[Message],
+                  tally: Tally) -> None:
         kept = []
         for message in messages:
             event = event_of(message)
-            if event is None:
+            if event is None or ep.disabled:
                 kept.append(message)
+                tally.not_events += event is None
+                tally.events += event is not None
                 continue
             routing_key = (message.headers or {}).get(HEADER_ROUTING_KEY) or \
                 routing_key_for(event)
@@ -158,14 +186,21 @@ def replay(config: Config, endpoint: str | None = None, out: TextIO = sys.stdout
                 delivery_mode=2, retry=False,
             )
             message.ack()
-            replayed += 1
+            tally.events += 1
             REPLAYED.labels(endpoint=ep.name).inc()
         park_again(producer, topology, ep, kept)
-        DEADLETTER_DEPTH.labels(endpoint=ep.name).set(len(kept))
-        out.write(kv("replayed", endpoint=ep.name, count=replayed) + "\n")
-        _report_not_events(out, ep.name, len(kept))
-        log.info(kv("dead letters replayed", endpoint=ep.name, count=replayed))
 
-    status = _each_parked(config, endpoint, out, send_back)
+    def summarize(ep: EndpointConfig, tally: Tally) -> None:
+        if ep.disabled:
+            if tally.events:
+                out.write(kv("not replayed: endpoint disabled", endpoint=ep.name,
+                             count=tally.events) + "\n")
+        else:
+            DEADLETTER_DEPTH.labels(endpoint=ep.name).set(tally.not_events)
+            out.write(kv("replayed", endpoint=ep.name, count=tally.events) + "\n")
+            log.info(kv("dead letters replayed", endpoint=ep.name, count=tally.events))
+        _report_not_events(out, ep.name, tally.not_events)
+
+    status = _each_parked(config, endpoint, send_back, summarize)
     out.flush()
     return status

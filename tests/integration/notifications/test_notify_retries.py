@@ -184,3 +184,46 @@ def test_dead_letters_that_are_not_events_stay_parked_and_do_not_stop_list_or_re
     assert hook.wait_for(2, timeout=10)[-1].json["id"] == event.id
     again = d.cli("deadletter", "list", "--endpoint", name)
     assert again.stdout == "" and "not events endpoint=" in again.stderr  # still parked
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+def test_dead_letters_are_listed_and_replayed_in_batches_in_order(
+        broker, rabbitmq_url, redis_url, receivers, deployments, uid, monkeypatch):
+    import io
+
+    from kombu import Connection, Producer
+
+    from services.notifier import deadletter
+    from shared.broker import connect, topology_for
+
+    monkeypatch.setattr(deadletter, "BATCH", 2)  # five dead letters: three batches
+    hook = receivers()
+    name = f"batches-{uid}"
+    d = deployments(rabbitmq_url if broker == "rabbitmq" else redis_url,
+                    [endpoint(name, hook.url)])
+    config = d.config
+    topology = topology_for(config)
+    events = [make_event() for _ in range(5)]
+    connection: Connection = connect(config, purpose="publish")
+    with connection:
+        topology.declare(connection, config.notifications.endpoints)
+        producer = Producer(connection.channel(), serializer="json")
+        for event in events:
+            producer.publish(event.to_dict(), exchange=topology.dead_exchange, routing_key=name,
+                             headers={"x-routing-key": "manifest.push", "x-attempts": 3},
+                             delivery_mode=2, retry=False)
+    for _ in range(2):  # listing leaves them parked, in their order
+        out = io.StringIO()
+        assert deadletter.list_events(config, name, out=out) == 0
+        assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == \
+            [e.id for e in events]
+    out = io.StringIO()
+    assert deadletter.replay(config, name, out=out) == 0
+    assert f"replayed endpoint={name} count=5" in out.getvalue()
+    out = io.StringIO()
+    assert deadletter.list_events(config, name, out=out) == 0 and out.getvalue() == ""
+    # No notifier ran: the replayed events wait in the endpoint's queue, in order.
+    with connect(config, purpose="consume") as connection:
+        queue = topology.endpoint_queue(name)(connection.channel())
+        waiting = [queue.get(no_ack=True, accept=["json"]) for _ in range(5)]
+    assert [m.payload["id"] for m in waiting] == [e.id for e in events]
