@@ -30,8 +30,8 @@ class LockBusy(Exception):
 
 
 class _ProcessLocks:
-    """Named non-blocking locks among this process's threads; a name is forgotten once no
-    one holds or waits for it."""
+    """Named non-blocking locks among this process's threads; a name is forgotten once its
+    holder lets go."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
