@@ -240,6 +240,23 @@ class Topology:
     def retry_queues(self, endpoint: EndpointConfig) -> list[Queue]:
         return [self.retry_queue(endpoint.name, d) for d in retry_steps(endpoint)]
 
+    def bound_retry_queues(self, channel, endpoint: str) -> list[str]:
+        """The names of ``endpoint``'s retry queues bound to the delay exchange, shortest wait
+        first: those of its current steps and of any earlier ``backoff``/``maxbackoff``, whose
+        retries still wait there. Redis and the embedded broker only, where the notifier moves
+        retries on itself and bindings can be read ([] on RabbitMQ: a retry queue there
+        dead-letters by itself). ``channel``: one of the broker's (a virtual transport's)."""
+        if self.amqp:
+            return []
+        prefix = f"{endpoint}."
+        waits = set()
+        for routing_key, _, queue in channel.get_table(self.delay_exchange.name):
+            wait = routing_key[len(prefix):] if routing_key.startswith(prefix) else ""
+            if wait.isascii() and wait.isdigit() and \
+                    queue == retry_queue_name(endpoint, int(wait) / 1000):
+                waits.add(int(wait))
+        return [retry_queue_name(endpoint, ms / 1000) for ms in sorted(waits)]
+
     def declare(self, connection: Connection, endpoints: Iterable[EndpointConfig]) -> None:
         """Declare exchanges and every queue of the given endpoints (idempotent).
 

@@ -39,7 +39,8 @@ class AtomicFilesystemChannel(filesystem.Channel):
       claim is atomic) as ``<pid>@<queue>@<name>`` and removes it only on ack. The stock channel
       deletes it at once, so a consumer killed mid-delivery lost it; here
       :func:`recover_claimed` puts the claims of dead processes back (at least once, like
-      RabbitMQ).
+      RabbitMQ). A message requeued by a live process goes back to the queue it was taken from,
+      not to every queue its exchange routes to.
     Names use wall-clock nanoseconds, not the stock per-boot monotonic milliseconds, so messages
     keep their order across a reboot.
     """
@@ -152,6 +153,11 @@ class AtomicFilesystemChannel(filesystem.Channel):
                 tag = properties["delivery_tag"] = uuid.uuid4().hex
                 with self._claimed_lock:
                     self._claimed[tag] = claimed
+                # kombu puts an unacknowledged message back (reject, channel closed holding it)
+                # by routing it again by its delivery_info: through the events' topic exchange,
+                # into every endpoint's queue. The default exchange ('') with the queue's name
+                # as routing key takes it back to this queue only.
+                properties.setdefault("delivery_info", {}).update(exchange="", routing_key=queue)
             else:
                 os.remove(claimed)
             return payload

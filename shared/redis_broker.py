@@ -10,6 +10,12 @@ heartbeat key alive while it runs; :func:`recover_claims` (run by every notifier
 of channels whose heartbeat has expired back at the head of their queue. A message may then be
 delivered twice (at least once, as on RabbitMQ), never lost.
 
+:meth:`ReliableRedisChannel.basic_get` (the retry mover, dead letters) takes a message the same
+way, and :meth:`ReliableRedisChannel.get_due` takes the head of a retry queue only when it is due.
+
+Each message taken gets a delivery tag of its own and is addressed to the queue it came from
+(:func:`_taken_from`), so an unacknowledged one comes back to that queue only.
+
 Only what the registry uses is covered: no ``global_keyprefix``, no message priorities (the
 registry publishes none, so the queue is a single list); otherwise kombu's own pop is used.
 """
@@ -20,8 +26,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cached_property
 from time import monotonic
+from typing import Any, TypeVar
 
 import redis
 from kombu.transport import redis as kombu_redis
@@ -35,6 +43,30 @@ CLAIMS_SET = "_registry.claims"  # the claim lists that exist
 CLAIM_PREFIX = "_registry.claim."  # + channel id + separator + queue: a list
 HEARTBEAT_PREFIX = "_registry.claimer."  # + channel id: expires when the channel is gone
 SEPARATOR = "\x06\x16"  # kombu's own separator in Redis key names
+
+T = TypeVar("T")
+
+# Moves the head of a queue (KEYS[1]) into a claim list (KEYS[2]) and registers that list in the
+# set of claim lists (KEYS[3]); with a header name (ARGV[1]), only if the head is due by then:
+# that header (epoch seconds) is not after ARGV[2] (no header, or not a number: due). Returns the
+# message moved, or nil.
+TAKE = """
+local head = redis.call('LINDEX', KEYS[1], -1)
+if not head then
+    return false
+end
+if ARGV[1] ~= '' then
+    local ok, message = pcall(cjson.decode, head)
+    if ok and type(message) == 'table' and type(message.headers) == 'table' then
+        local due = tonumber(message.headers[ARGV[1]])
+        if due and due > tonumber(ARGV[2]) then
+            return false
+        end
+    end
+end
+redis.call('SADD', KEYS[3], KEYS[2])
+return redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+"""
 
 
 def claim_key(channel_id: str, queue: str) -> str:
@@ -101,22 +133,72 @@ class ReliableRedisChannel(kombu_redis.Channel):
             if item is None:
                 raise kombu_redis.Empty()
             self._queue_cycle.rotate(queue)
-            key = claim_key(self.channel_id, queue)
-            try:
-                # Records it as unacknowledged, then hands it to the consumer.
-                self.connection._deliver(loads(bytes_to_str(item)), queue)
-            except BaseException:
-                # Not recorded for sure: back at the head of its queue (twice at worst).
-                with self.conn_or_acquire() as client:
-                    client.pipeline().rpush(queue, item).lrem(key, 1, item).execute()
-                raise
-            with self.conn_or_acquire() as client:
-                client.lrem(key, 1, item)
+            # _deliver records it as unacknowledged, then hands it to the consumer.
+            self._claimed(queue, item, lambda payload: self.connection._deliver(payload, queue))
             return True
         finally:
             self._claiming_from = None
             self._in_poll = None
             self._flush_brpop_reauth()
+
+    def _claimed(self, queue: str, item: bytes, hand_over: Callable[[dict], T]) -> T:
+        """``item`` was moved from ``queue`` into this channel's claim list: ``hand_over`` records
+        it as unacknowledged, and only then it leaves the claim list."""
+        key = claim_key(self.channel_id, queue)
+        try:
+            result = hand_over(_taken_from(loads(bytes_to_str(item)), queue))
+        except BaseException:
+            # Not recorded for sure: back at the head of its queue (twice at worst).
+            with self.conn_or_acquire() as client:
+                self._unclaim(client.pipeline().rpush(queue, item), key, item).execute()
+            raise
+        with self.conn_or_acquire() as client:
+            self._unclaim(client.pipeline(), key, item).execute()
+        return result
+
+    def _unclaim(self, pipe, key: str, item: bytes):
+        pipe.lrem(key, 1, item)
+        if key not in self._claim_keys:
+            # A get's claim list, registered by the take (a consumer's stays registered): a
+            # notifier looks for dead channels in every registered list every 2 s, and a retry
+            # mover polls up to 24 queues per endpoint.
+            pipe.srem(CLAIMS_SET, key)
+        return pipe
+
+    def _take(self, queue: str, due_header: str = "", now: float = 0.0) -> Any:
+        """A message taken from ``queue`` (unacknowledged) the way the consumer takes one: moved
+        atomically into this channel's claim list, recorded, and only then let go of; None when
+        the queue is empty (or, with ``due_header``, its head is not due at ``now``)."""
+        key = claim_key(self.channel_id, queue)
+        self._heartbeat()  # alive before its claim list is registered
+        with self.conn_or_acquire() as client:
+            item = self._take_script(keys=[queue, key, CLAIMS_SET], args=[due_header, now],
+                                     client=client)
+        if item is None:
+            return None
+        return self._claimed(queue, item, self._record)
+
+    @cached_property
+    def _take_script(self):
+        return self._create_client().register_script(TAKE)
+
+    def _record(self, payload: dict) -> Any:
+        message = self.Message(payload, channel=self)
+        self.qos.append(message, message.delivery_tag)
+        return message
+
+    def basic_get(self, queue, no_ack=False, **kwargs):
+        # kombu's get pops (RPOP) and records in a second command: a kill in between lost it.
+        if no_ack or not self._reliable():
+            return super().basic_get(queue, no_ack, **kwargs)
+        return self._take(queue)
+
+    def get_due(self, queue: str, header: str, now: float) -> Any:
+        """Take the head of ``queue`` (unacknowledged, like :meth:`basic_get`) if its ``header``
+        (epoch seconds) is not after ``now``; else None. One step: looking at the head first and
+        taking it next, another notifier could take that head in between, and the one taken
+        would be the next, not due, held unacknowledged maybe past the visibility timeout."""
+        return self._take(queue, header, now)
 
     def basic_ack(self, delivery_tag, multiple=False):
         # A channel paused on a full prefetch (slow endpoint) still acks: keep its claims alive.
@@ -138,6 +220,22 @@ class ReliableRedisChannel(kombu_redis.Channel):
 
 class ReliableRedisTransport(kombu_redis.Transport):
     Channel = ReliableRedisChannel
+
+
+def _taken_from(payload: dict, queue: str) -> dict:
+    """``payload``, just taken from ``queue``, with a delivery tag of its own and addressed to
+    ``queue``.
+
+    kombu tags a message once per publish, so every endpoint's copy of an event had the same tag,
+    which keys the unacknowledged records: one endpoint's ack deleted another's record, and a
+    notifier killed then lost that copy. And kombu restores an unacknowledged message
+    (visibility timeout, closed channel) by routing it again by its delivery_info: through the
+    events' topic exchange, into every endpoint's queue. The default exchange ('') with the
+    queue's name as routing key takes it back to that queue only."""
+    properties = payload["properties"]
+    properties["delivery_tag"] = uuid.uuid4().hex
+    properties.setdefault("delivery_info", {}).update(exchange="", routing_key=queue)
+    return payload
 
 
 def recover_claims(client: redis.Redis, log=None) -> int:

@@ -4,20 +4,25 @@ On RabbitMQ each retry queue has ``x-message-ttl`` and dead-letters back to the 
 by itself. Elsewhere this mover does it: when the head of a retry queue is due (its ``x-due``
 header), it takes it (unacknowledged), republishes it to the endpoint's queue and only then
 acknowledges it. Every message of one retry queue waited the same step, so the head is always
-the first due. On Redis the head is read in place (``LINDEX``) until due, so no message is held
-unacknowledged for long and Redis's visibility timeout can stay short; the embedded broker has
-no peek, so there the head is taken and held (a claimed file: a crash puts it back).
+the first due. On Redis the head is taken only once due, in one atomic step
+(:meth:`shared.redis_broker.ReliableRedisChannel.get_due`), so no message is held unacknowledged
+for long and Redis's visibility timeout can stay short; the embedded broker has no such step, so
+there the head is taken and held (a claimed file: a crash puts it back).
+
+The retry queues are those of the endpoint's backoff steps, and those an earlier ``backoff`` or
+``maxbackoff`` left with retries in them (found on the broker every few seconds): nothing else
+would ever move those on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
 
 from kombu import Connection, Producer
 from kombu.message import Message
+from kombu.serialization import prepare_accept_content
 
 from shared.broker import HEADER_DUE, Topology
 from shared.config import EndpointConfig
@@ -26,17 +31,23 @@ from shared.logfmt import kv
 log = logging.getLogger("notifier")
 
 POLL_INTERVAL = 0.05
+# How often the broker is searched for retry queues of earlier backoff steps. Only notifiers on
+# an older config still publish to them (a rolling update): a few seconds late is fine.
+DISCOVERY_INTERVAL = 10.0
+ACCEPT = prepare_accept_content(["json"])
 
 
 class RetryMover:
     def __init__(self, connection: Connection, topology: Topology, endpoint: EndpointConfig):
         self.channel = connection.channel()
-        self.peek = _redis_peek if connection.transport.driver_type == "redis" else None
+        self.redis = connection.transport.driver_type == "redis"
         self.topology = topology
         self.endpoint = endpoint
-        self.queues = [q(self.channel) for q in topology.retry_queues(endpoint)]
+        self.configured = [q.name for q in topology.retry_queues(endpoint)]
+        self.names = list(self.configured)
         self.held: dict[str, Message] = {}
         self.next_poll = 0.0
+        self.next_discovery = 0.0
 
     def tick(self, producer: Producer) -> None:
         now_mono = time.monotonic()
@@ -45,20 +56,11 @@ class RetryMover:
         if now_mono < self.next_poll and not due_held:
             return
         self.next_poll = now_mono + POLL_INTERVAL
-        for queue in self.queues:
-            while True:
-                message = self.held.get(queue.name)
-                if message is None:
-                    if self.peek is not None:
-                        head = self.peek(self.channel, queue.name)
-                        if head is None or head > now:
-                            break  # empty, or not due yet: leave it in Redis
-                    message = queue.get(no_ack=False, accept=["json"])
-                    if message is None:
-                        break
-                    self.held[queue.name] = message
-                if _due(message) > now:
-                    break
+        if now_mono >= self.next_discovery:
+            self.next_discovery = now_mono + DISCOVERY_INTERVAL
+            self._discover()
+        for name in self.names:
+            while (message := self._due_head(name, now)) is not None:
                 headers = {k: v for k, v in (message.headers or {}).items() if k != HEADER_DUE}
                 producer.publish(
                     message.payload, exchange=self.topology.requeue_exchange,
@@ -66,7 +68,32 @@ class RetryMover:
                     retry=False,
                 )
                 message.ack()
-                del self.held[queue.name]
+                self.held.pop(name, None)
+
+    def _due_head(self, name: str, now: float) -> Message | None:
+        if self.redis:
+            message = self.channel.get_due(name, HEADER_DUE, now)
+        else:
+            message = self.held.get(name)
+            if message is None:
+                message = self.channel.basic_get(name, no_ack=False)
+            if message is not None:
+                self.held[name] = message
+                if _due(message) > now:
+                    return None
+        if message is not None:
+            message.accept = ACCEPT  # its payload is republished: JSON only, never pickle
+        return message
+
+    def _discover(self) -> None:
+        """Add the retry queues of steps the config no longer has that hold retries."""
+        earlier = [n for n in self.topology.bound_retry_queues(self.channel, self.endpoint.name)
+                   if n not in self.configured and (n in self.held or self.channel._size(n))]
+        for name in earlier:
+            if name not in self.names:
+                log.info(kv("moving retries of an earlier backoff", endpoint=self.endpoint.name,
+                            queue=name))
+        self.names = [*self.configured, *earlier]
 
     def release(self) -> None:
         """On shutdown: give the held heads back to their retry queues."""
@@ -87,18 +114,3 @@ def _due_of(headers: Any) -> float:
         return float((headers or {}).get(HEADER_DUE, 0) or 0)
     except (TypeError, ValueError, AttributeError):
         return 0.0
-
-
-def _redis_peek(channel: Any, queue: str) -> float | None:
-    """The due time of the next message of a Redis-backed kombu queue, without taking it;
-    None when the queue is empty. kombu pushes on the left and pops on the right, per priority
-    key (the same keys, in the same order, as its ``_get``)."""
-    with channel.conn_or_acquire() as client:
-        for priority in channel.priority_steps:
-            raw = client.lindex(channel._q_for_pri(queue, priority), -1)
-            if raw:
-                try:
-                    return _due_of(json.loads(raw).get("headers"))
-                except (ValueError, AttributeError):
-                    return 0.0  # unreadable: let the normal path take and handle it
-    return None

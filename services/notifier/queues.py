@@ -50,7 +50,8 @@ class EndpointQueues:
 
 def endpoint_queues(config: Config, name: str) -> EndpointQueues:
     """The queues ``name`` has or had. The retry queues' names carry the backoff steps: those of
-    the config, or the default ones (backoff 1s doubling to 300s) for a name not configured."""
+    the config, or the default ones (backoff 1s doubling to 300s) for a name not configured. (On
+    Redis and the embedded broker, :func:`_earlier_retry_queues` adds those of other steps.)"""
     configured = next((e for e in config.notifications.endpoints if e.name == name), None)
     if configured is None:
         state, steps = NOT_CONFIGURED, retry_steps(EndpointConfig(name=name, url=""))
@@ -73,6 +74,14 @@ def _open(config: Config) -> Connection | None:
 
 def _count(topology: Topology, connection: Connection, names: list[str] | tuple[str, ...]) -> int:
     return sum(topology.queue_size(connection, n) or 0 for n in names)
+
+
+def _earlier_retry_queues(topology: Topology, connection: Connection,
+                          queues: EndpointQueues) -> list[str]:
+    """On Redis and the embedded broker, the retry queues of steps other than ``queues.retries``
+    (an earlier ``backoff`` or ``maxbackoff``): their retries are still the endpoint's."""
+    found = topology.bound_retry_queues(connection.default_channel, queues.name)
+    return [n for n in found if n not in queues.retries]
 
 
 def _removed_endpoints(topology: Topology, connection: Connection,
@@ -98,7 +107,9 @@ def list_queues(config: Config, endpoint: str | None = None, out: TextIO = sys.s
             # kv() starts with a message; these lines are fields only
             out.write(kv("", endpoint=name, state=queues.state,
                          queued=_count(topology, connection, [queues.main]),
-                         retrying=_count(topology, connection, queues.retries),
+                         retrying=_count(topology, connection, [
+                             *queues.retries,
+                             *_earlier_retry_queues(topology, connection, queues)]),
                          dead=_count(topology, connection, [queues.dead])).lstrip() + "\n")
     finally:
         connection.release()
@@ -122,7 +133,7 @@ def delete(config: Config, endpoint: str | None, yes: bool = False,
         return 1
     try:
         found = 0
-        for name in queues.all:
+        for name in [*_earlier_retry_queues(topology, connection, queues), *queues.all]:
             if yes:
                 deleted = topology.delete_queue(connection, name)
                 if deleted is not None:

@@ -1,0 +1,77 @@
+"""On Redis, a notifier killed while its retry mover takes a due retry loses nothing: the take
+moves the message atomically into the channel's claim list, as the consumer's pop does, so it is
+never out of the queue without being recorded somewhere a notifier brings it back from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from shared.broker import HEADER_DUE, connect, retry_queue_name, retry_steps, topology_for
+from shared.redis_broker import CLAIM_PREFIX, CLAIMS_SET
+from tests.integration.notifications.support import REPO_ROOT, endpoint, make_event
+
+pytestmark = pytest.mark.integration
+
+# A retry mover on the registry's transport that dies (SIGKILL) at the worst moment: the due
+# retry is out of its queue and kombu is about to record it as unacknowledged.
+DIE_BEFORE_RECORDING = """
+import os, signal, sys
+from kombu import Producer
+from kombu.transport import redis as kombu_redis
+from services.notifier.mover import RetryMover
+from shared.broker import connect, topology_for
+from shared.config import load_config
+
+def die(self, message, delivery_tag):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+kombu_redis.QoS.append = die
+config = load_config(sys.argv[1], environ={})
+endpoint = config.notifications.endpoints[0]
+with connect(config) as connection:
+    mover = RetryMover(connection, topology_for(config), endpoint)
+    mover.tick(Producer(connection.channel(), serializer="json"))
+"""
+
+
+def test_a_mover_killed_between_take_and_record_loses_nothing(
+        redis_url, receivers, deployments, notifiers, uid):
+    hook = receivers()
+    name = f"fix-mover-{uid}"
+    d = deployments(redis_url, [endpoint(name, hook.url, timeout="1s", backoff="100ms",
+                                         maxbackoff="100ms")])
+    config = d.config
+    topology = topology_for(config)
+    event = make_event()
+    with connect(config) as connection:  # a failed attempt's retry, due now
+        topology.declare(connection, config.notifications.endpoints)
+        [step] = retry_steps(config.notifications.endpoints[0])
+        connection.Producer(serializer="json").publish(
+            event.to_dict(), exchange=topology.delay_exchange,
+            routing_key=topology.retry_routing_key(name, step),
+            headers={HEADER_DUE: time.time() - 1}, delivery_mode=2)
+    client = redis.Redis.from_url(redis_url)
+    queue = retry_queue_name(name, step)
+    assert client.llen(queue) == 1
+
+    died = subprocess.run([sys.executable, "-c", DIE_BEFORE_RECORDING, str(d.config_path)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert died.returncode == -9, died.stdout + died.stderr
+    # The only copy is in the dead channel's claim list: not in the queue, not unacknowledged.
+    assert client.llen(queue) == 0
+    assert not any(event.id.encode() in v for v in client.hvals("unacked"))
+    claims = [k for k in client.smembers(CLAIMS_SET) if k.decode().endswith(queue)]
+    assert len(claims) == 1 and claims[0].decode().startswith(CLAIM_PREFIX)
+    assert client.llen(claims[0]) == 1
+
+    # Its heartbeat expires (3 x timeout + 10 s), a notifier puts the claim back, moves it on
+    # and delivers it.
+    process = notifiers(d)
+    assert hook.wait_for(1, timeout=30)[0].json["id"] == event.id
+    process.wait_log(f"requeued messages of a dead consumer queue={queue} count=1")
+    assert client.llen(claims[0]) == 0

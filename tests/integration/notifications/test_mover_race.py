@@ -1,0 +1,85 @@
+"""On Redis, two notifiers' retry movers race for the head of one retry queue. A mover must never
+end up holding a retry that is not due: held past the visibility timeout, Redis would restore it
+to the retry queue while the mover still moves it on when due, and it would be delivered twice."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+from kombu import Producer
+
+from services.notifier.mover import RetryMover
+from shared.broker import HEADER_DUE, connect, endpoint_queue_name, retry_queue_name, topology_for
+from tests.integration.notifications.support import endpoint, make_event
+
+pytestmark = pytest.mark.integration
+
+NOWHERE = "http://127.0.0.1:9/hook"
+
+
+def event_id(payload: dict) -> str | None:
+    """The event id of a kombu message as Redis keeps it (its body in base64)."""
+    try:
+        return json.loads(base64.b64decode(payload["body"])).get("id")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # not an event (the notifiers' endpoint record)
+
+
+def queued_ids(client: redis.Redis, queue: str) -> list[str | None]:
+    return [event_id(json.loads(raw)) for raw in client.lrange(queue, 0, -1)]
+
+
+def unacked_ids(client: redis.Redis) -> list[str | None]:
+    # each entry: [message, exchange, routing key]
+    return [event_id(json.loads(entry)[0]) for entry in client.hvals("unacked")]
+
+
+def act_after_first_look(channel, queue: str, action: Callable[[], None]) -> None:
+    """Run ``action`` right after the first Redis command of ``channel`` naming ``queue``
+    (whatever reads or takes its head): another mover acts in the worst moment there is."""
+    done: list[bool] = []
+
+    class Racing(channel.Client):
+        def execute_command(self, *args, **options):
+            result = super().execute_command(*args, **options)
+            if not done and queue in args:
+                done.append(True)
+                action()
+            return result
+
+    channel.Client = Racing
+
+
+def test_a_mover_racing_another_never_holds_a_retry_that_is_not_due(redis_url, deployments, uid):
+    name = f"fix-race-{uid}"
+    d = deployments(redis_url, [endpoint(name, NOWHERE, backoff="100ms", maxbackoff="100ms")])
+    config = d.config
+    topology = topology_for(config)
+    ep = config.notifications.endpoints[0]
+    queue = retry_queue_name(name, 0.1)
+    due, later = make_event(), make_event()
+    client = redis.Redis.from_url(redis_url)
+    with connect(config) as one, connect(config) as two:
+        topology.declare(one, [ep])
+        producer = Producer(one.channel(), serializer="json")
+        for event, when in ((due, time.time() - 1), (later, time.time() + 600)):
+            producer.publish(event.to_dict(), exchange=topology.delay_exchange,
+                             routing_key=topology.retry_routing_key(name, 0.1),
+                             headers={HEADER_DUE: when}, delivery_mode=2)
+        first = RetryMover(one, topology, ep)
+        second = RetryMover(two, topology, ep)
+        act_after_first_look(second.channel, queue, lambda: first.tick(producer))
+        second.tick(Producer(two.channel(), serializer="json"))
+
+        # The due retry went back to the endpoint's queue once; the other waits in its retry
+        # queue, held by no mover, not recorded as unacknowledged.
+        assert queued_ids(client, endpoint_queue_name(name)) == [due.id]
+        assert queued_ids(client, queue) == [later.id]
+        assert later.id not in unacked_ids(client)
+        first.release()
+        second.release()
