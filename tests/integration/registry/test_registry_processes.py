@@ -3,31 +3,16 @@ debug server, and uploads cut off by a client or a crash leaving no blob behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
 import time
 
-import pytest
 import requests
 import yaml
 
+from tests.integration.registry.registry_api import sha256
 from tests.integration.registry.registry_procs import ServeProcess
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def pair(tmp_path):
-    root = tmp_path / "root"
-    a = ServeProcess(root, tmp_path, "a").start()
-    b = ServeProcess(root, tmp_path, "b").start()
-    yield a, b
-    a.kill()
-    b.kill()
 
 
 def _blob_files(root):

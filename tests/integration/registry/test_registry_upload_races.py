@@ -4,30 +4,15 @@ the blob stored under a digest is always the bytes of that digest."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
+from tests.integration.registry.registry_api import sha256
 from tests.integration.registry.registry_procs import ServeProcess
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def pair(tmp_path):
-    root = tmp_path / "root"
-    a = ServeProcess(root, tmp_path, "a").start()
-    b = ServeProcess(root, tmp_path, "b").start()
-    yield a, b
-    a.kill()
-    b.kill()
 
 
 def start_upload(proc: ServeProcess, repo: str) -> str:
