@@ -3,6 +3,7 @@ RabbitMQ node, configs, and events published through the registry's own publishe
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -515,3 +516,38 @@ def start_serve(deployment: Deployment, name: str = "serve") -> tuple[Process, s
 
     wait_until(up, 30, "registry serve to answer", interval=0.1)
     return process, base_url
+
+
+# ---------------------------------------------------------------- what Redis holds
+
+
+def redis_event_id(payload: dict) -> str | None:
+    """The event id of a kombu message as Redis keeps it (its body in base64); None for a message
+    that is not an event (the notifiers' endpoint record)."""
+    try:
+        return json.loads(base64.b64decode(payload["body"])).get("id")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def unacked_event_ids(client: Any) -> list[str | None]:
+    """The ids of what kombu records as unacknowledged (each entry: message, exchange, key)."""
+    return [redis_event_id(json.loads(entry)[0]) for entry in client.hvals("unacked")]
+
+
+# The start of a script a test runs in a subprocess on the registry's Redis transport: it dies
+# (SIGKILL) at the worst moment, a message out of its queue and about to be recorded as
+# unacknowledged. The test appends what takes the message (a consumer, a retry mover).
+DIE_BEFORE_RECORDING = """
+import os, signal, sys
+from kombu import Consumer, Producer
+from kombu.transport import redis as kombu_redis
+from shared.broker import connect, topology_for
+from shared.config import load_config
+
+def die(self, message, delivery_tag):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+kombu_redis.QoS.append = die
+config = load_config(sys.argv[1], environ={})
+"""

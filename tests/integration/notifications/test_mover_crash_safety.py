@@ -13,25 +13,19 @@ import redis
 
 from shared.broker import HEADER_DUE, connect, retry_queue_name, retry_steps, topology_for
 from shared.redis_broker import CLAIM_PREFIX, CLAIMS_SET
-from tests.integration.notifications.support import REPO_ROOT, endpoint, make_event
+from tests.integration.notifications.support import (
+    DIE_BEFORE_RECORDING,
+    REPO_ROOT,
+    endpoint,
+    make_event,
+    unacked_event_ids,
+)
 
 pytestmark = pytest.mark.integration
 
-# A retry mover on the registry's transport that dies (SIGKILL) at the worst moment: the due
-# retry is out of its queue and kombu is about to record it as unacknowledged.
-DIE_BEFORE_RECORDING = """
-import os, signal, sys
-from kombu import Producer
-from kombu.transport import redis as kombu_redis
+# A retry mover that dies before kombu records the due retry it took.
+MOVER_DIES = DIE_BEFORE_RECORDING + """
 from services.notifier.mover import RetryMover
-from shared.broker import connect, topology_for
-from shared.config import load_config
-
-def die(self, message, delivery_tag):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-kombu_redis.QoS.append = die
-config = load_config(sys.argv[1], environ={})
 endpoint = config.notifications.endpoints[0]
 with connect(config) as connection:
     mover = RetryMover(connection, topology_for(config), endpoint)
@@ -59,12 +53,12 @@ def test_a_mover_killed_between_take_and_record_loses_nothing(
     queue = retry_queue_name(name, step)
     assert client.llen(queue) == 1
 
-    died = subprocess.run([sys.executable, "-c", DIE_BEFORE_RECORDING, str(d.config_path)],
+    died = subprocess.run([sys.executable, "-c", MOVER_DIES, str(d.config_path)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert died.returncode == -9, died.stdout + died.stderr
     # The only copy is in the dead channel's claim list: not in the queue, not unacknowledged.
     assert client.llen(queue) == 0
-    assert not any(event.id.encode() in v for v in client.hvals("unacked"))
+    assert event.id not in unacked_event_ids(client)
     claims = [k for k in client.smembers(CLAIMS_SET) if k.decode().endswith(queue)]
     assert len(claims) == 1 and claims[0].decode().startswith(CLAIM_PREFIX)
     assert client.llen(claims[0]) == 1

@@ -4,7 +4,6 @@ to the retry queue while the mover still moves it on when due, and it would be d
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -15,28 +14,20 @@ from kombu import Producer
 
 from services.notifier.mover import RetryMover
 from shared.broker import HEADER_DUE, connect, endpoint_queue_name, retry_queue_name, topology_for
-from tests.integration.notifications.support import endpoint, make_event
+from tests.integration.notifications.support import (
+    endpoint,
+    make_event,
+    redis_event_id,
+    unacked_event_ids,
+)
 
 pytestmark = pytest.mark.integration
 
 NOWHERE = "http://127.0.0.1:9/hook"
 
 
-def event_id(payload: dict) -> str | None:
-    """The event id of a kombu message as Redis keeps it (its body in base64)."""
-    try:
-        return json.loads(base64.b64decode(payload["body"])).get("id")
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None  # not an event (the notifiers' endpoint record)
-
-
 def queued_ids(client: redis.Redis, queue: str) -> list[str | None]:
-    return [event_id(json.loads(raw)) for raw in client.lrange(queue, 0, -1)]
-
-
-def unacked_ids(client: redis.Redis) -> list[str | None]:
-    # each entry: [message, exchange, routing key]
-    return [event_id(json.loads(entry)[0]) for entry in client.hvals("unacked")]
+    return [redis_event_id(json.loads(raw)) for raw in client.lrange(queue, 0, -1)]
 
 
 def act_after_first_look(channel, queue: str, action: Callable[[], None]) -> None:
@@ -80,6 +71,6 @@ def test_a_mover_racing_another_never_holds_a_retry_that_is_not_due(redis_url, d
         # queue, held by no mover, not recorded as unacknowledged.
         assert queued_ids(client, endpoint_queue_name(name)) == [due.id]
         assert queued_ids(client, queue) == [later.id]
-        assert later.id not in unacked_ids(client)
+        assert later.id not in unacked_event_ids(client)
         first.release()
         second.release()

@@ -4,8 +4,6 @@ notifier puts the claims of a channel whose heartbeat expired back in the queue.
 
 from __future__ import annotations
 
-import base64
-import json
 import subprocess
 import sys
 
@@ -14,33 +12,18 @@ import redis
 
 from shared.broker import endpoint_queue_name
 from shared.redis_broker import CLAIM_PREFIX, CLAIMS_SET
-from tests.integration.notifications.support import REPO_ROOT, endpoint, make_event
-
-
-def unacked_event_ids(client: redis.Redis) -> list[str]:
-    """The ids of the events kombu records as unacknowledged (their bodies are base64)."""
-    ids = []
-    for record in client.hvals("unacked"):
-        payload = json.loads(record)[0]
-        ids.append(json.loads(base64.b64decode(payload["body"]))["id"])
-    return ids
+from tests.integration.notifications.support import (
+    DIE_BEFORE_RECORDING,
+    REPO_ROOT,
+    endpoint,
+    make_event,
+    unacked_event_ids,
+)
 
 pytestmark = pytest.mark.integration
 
-# A consumer on the registry's transport that dies (SIGKILL) at the worst moment: the message is
-# out of the queue and kombu is about to record it as unacknowledged.
-DIE_BEFORE_RECORDING = """
-import os, signal, sys
-from kombu import Consumer
-from kombu.transport import redis as kombu_redis
-from shared.broker import connect, topology_for
-from shared.config import load_config
-
-def die(self, message, delivery_tag):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-kombu_redis.QoS.append = die
-config = load_config(sys.argv[1], environ={})
+# A consumer that dies before kombu records the message it took.
+CONSUMER_DIES = DIE_BEFORE_RECORDING + """
 queue = topology_for(config).endpoint_queue(config.notifications.endpoints[0].name)
 with connect(config) as connection:
     with Consumer(connection, queues=[queue], callbacks=[lambda body, message: None],
@@ -60,7 +43,7 @@ def test_a_consumer_killed_between_pop_and_record_loses_nothing(
     queue = endpoint_queue_name(name)
     assert client.llen(queue) == 1
 
-    died = subprocess.run([sys.executable, "-c", DIE_BEFORE_RECORDING, str(d.config_path)],
+    died = subprocess.run([sys.executable, "-c", CONSUMER_DIES, str(d.config_path)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert died.returncode == -9, died.stdout + died.stderr
     # The only copy is in the dead channel's claim list: not in the queue, not unacknowledged.
