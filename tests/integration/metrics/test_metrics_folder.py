@@ -1,5 +1,6 @@
-"""Each start of ``registry serve`` or ``registry notifier`` makes a fresh multiprocess metrics
-folder in the temporary directory; a clean stop removes it, so restarts do not pile them up."""
+"""Each start of ``registry serve`` makes a fresh multiprocess metrics folder in the temporary
+directory (its workers add up there); a clean stop removes it, so restarts do not pile them up.
+``registry notifier``, one process, keeps its metrics in memory and makes no folder."""
 
 from __future__ import annotations
 
@@ -26,10 +27,14 @@ def test_a_stopped_process_leaves_no_metrics_folder(tmp_path, rabbitmq_url, comm
     process = Process(command, config, tmp_path, command, env={"TMPDIR": str(tmpdir)})
     process.start()
     try:
-        assert [p.name[:17] for p in tmpdir.iterdir()] == ["registry-metrics-"]
+        folders = [p.name[:17] for p in tmpdir.iterdir()]
         scraped = process.scrape()
         if command == "serve":
+            assert folders == ["registry-metrics-"]
             assert "registry_http_requests_total" in scraped
+        else:
+            assert folders == []
+            assert "# TYPE registry_notifications_sent_total counter" in scraped
     finally:
         process.stop()
         if command == "notifier":

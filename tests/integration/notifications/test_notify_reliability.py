@@ -4,6 +4,7 @@ embedded broker across a restart of ``registry serve``; endpoints isolated; metr
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import Counter
 
@@ -142,6 +143,38 @@ def test_a_slow_endpoint_does_not_delay_a_fast_one(
     arrived = fast.wait_for(20, timeout=5)
     assert arrived[-1].at - started < 1.5
     assert len(slow.requests) <= 3  # still working through its first events
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis", "embedded"])
+def test_a_delivery_still_running_holds_back_no_other(
+        broker, request, receivers, deployments, notifiers, uid):
+    """On RabbitMQ settled messages are acknowledged several in one frame; one settled behind a
+    delivery still running must still be acknowledged at once. Kept waiting, it would hold its
+    prefetch slot: with 2 threads the consumer holds 8 messages, so the 20 after a stuck one
+    could not all arrive while it is stuck."""
+    url = {"rabbitmq": "rabbitmq_url", "redis": "redis_url"}.get(broker)
+    release = threading.Event()
+    stuck = make_event(repository="library/stuck")
+
+    def respond(record, _n):
+        if record.json["id"] == stuck.id:
+            release.wait(30)
+        return 200, {}
+
+    hook = receivers(respond=respond)
+    d = deployments(request.getfixturevalue(url) if url else None,
+                    [endpoint(f"stuck-{uid}", hook.url, timeout="40s", concurrency=2)])
+    notifiers(d)
+    others = [make_event() for _ in range(20)]
+    d.publish(stuck, *others)
+    try:
+        hook.wait_for(21, timeout=20)
+        # Arrived, not answered: the stuck one is still in delivery while all the others came.
+        assert set(hook.ids()) == {stuck.id, *(e.id for e in others)}
+    finally:
+        release.set()
+    wait_until(lambda: metric(d.metrics(), "registry_notifications_sent_total",
+                              endpoint=f"stuck-{uid}") == 21, 10, "21 events sent")
 
 
 @pytest.mark.parametrize("broker", ["rabbitmq", "redis", "embedded"])

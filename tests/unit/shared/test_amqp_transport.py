@@ -7,6 +7,7 @@ import struct
 import threading
 
 import pytest
+from amqp.exceptions import UnexpectedFrame
 
 from shared.amqp_transport import BufferedTCPTransport
 
@@ -81,3 +82,25 @@ def test_a_closed_peer_is_an_error(pair):
     assert bytes(transport.read_frame()[2]) == b"ok"
     with pytest.raises(OSError, match="closed connection"):
         transport.read_frame()
+
+
+def test_a_whole_buffered_frame_is_taken_without_the_socket(pair):
+    transport, peer, counting = pair
+    third = frame(1, b"third")
+    peer.sendall(frame(1, b"first") + frame(1, b"second") + third[:-1])
+    assert bytes(transport.read_frame()[2]) == b"first"  # one recv takes all of it
+    assert transport.buffered_frame() == (1, 1, b"second")
+    assert transport.buffered_frame() is None  # the third's end byte has not come
+    assert counting.recvs == 1
+    peer.sendall(third[-1:])
+    assert bytes(transport.read_frame()[2]) == b"third"
+    assert counting.recvs == 2
+    assert transport.buffered_frame() is None
+
+
+def test_a_buffered_frame_with_a_wrong_end_byte_is_refused(pair):
+    transport, peer, _ = pair
+    peer.sendall(frame(1, b"ok") + frame(1, b"bad")[:-1] + b"\x00")
+    assert bytes(transport.read_frame()[2]) == b"ok"
+    with pytest.raises(UnexpectedFrame):
+        transport.buffered_frame()
