@@ -75,7 +75,10 @@ def production() -> dict:
     return yaml.safe_load(c.PRODUCTION_VALUES.read_text())
 
 
-VALUE_SETS = {"default": dict, "production": production, "inline": lambda: INLINE, "s3": lambda: S3}
+S3_SPOOL = {**S3, "storage": {**S3["storage"], "spool": {"persistence": {"enabled": True}}}}
+
+VALUE_SETS = {"default": dict, "production": production, "inline": lambda: INLINE, "s3": lambda: S3,
+              "s3-spool": lambda: S3_SPOOL}
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -196,6 +199,50 @@ def test_an_existing_claim_is_used_and_none_is_created(chart):
     assert not c.find(objects, "PersistentVolumeClaim")
     volumes = c.one(objects, "Deployment", "registry")["spec"]["template"]["spec"]["volumes"]
     assert {"name": "storage", "persistentVolumeClaim": {"claimName": "my-blobs"}} in volumes
+
+
+def state_volume(objects) -> tuple[dict, str]:
+    """The registry pod's ``state`` volume (the event spool with S3 storage) and where the
+    config's state directory is mounted."""
+    pod = c.one(objects, "Deployment", "registry")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "state"]
+    (container,) = pod["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "state"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["REGISTRY_STATE_DIRECTORY"] == mount["mountPath"]
+    return volume, mount["mountPath"]
+
+
+def test_with_s3_the_spool_is_pod_local_unless_made_persistent(chart):
+    objects = c.render(chart, S3)
+    assert not c.find(objects, "PersistentVolumeClaim")
+    assert state_volume(objects)[0] == {"name": "state", "emptyDir": {}}
+
+
+def test_a_persistent_spool_is_one_claim_every_replica_shares(chart):
+    objects = c.render(chart, S3_SPOOL)  # autoscaled: several replicas
+    (claim,) = c.find(objects, "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "registry-spool"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert state_volume(objects)[0] == {"name": "state",
+                                        "persistentVolumeClaim": {"claimName": "registry-spool"}}
+    one = {"storage": {**S3_SPOOL["storage"]}, "registry": {"replicas": 1}}
+    (claim,) = c.find(c.render(chart, one), "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_a_persistent_spool_on_an_existing_claim_or_a_read_write_once_one(chart):
+    storage = {**S3["storage"], "spool": {"persistence": {"enabled": True,
+                                                          "existingClaim": "my-spool"}}}
+    objects = c.render(chart, {"storage": storage})
+    assert not c.find(objects, "PersistentVolumeClaim")
+    assert state_volume(objects)[0]["persistentVolumeClaim"] == {"claimName": "my-spool"}
+    storage = {**S3["storage"], "spool": {"persistence": {"enabled": True,
+                                                          "accessModes": ["ReadWriteOnce"]}}}
+    with pytest.raises(c.helm().HelmRenderError,
+                       match="share the spool volume: storage.spool.persistence.accessModes"):
+        c.render(chart, {"storage": storage, "registry": {"replicas": 2}})
 
 
 # ---------------------------------------------------------------- config and secrets

@@ -87,12 +87,22 @@ url
 {{- end }}
 
 {{- define "registry.storageAccessModes" -}}
-{{- $modes := .Values.storage.persistence.accessModes }}
-{{- $many := gt (int (include "registry.maxReplicas" .)) 1 }}
+{{- include "registry.sharedAccessModes" (list . .Values.storage.persistence "storage" "storage.persistence") }}
+{{- end }}
+
+{{- define "registry.spoolAccessModes" -}}
+{{- include "registry.sharedAccessModes" (list . .Values.storage.spool.persistence "spool" "storage.spool.persistence") }}
+{{- end }}
+
+{{/* A volume every registry replica mounts: (list context persistence-values what key). */}}
+{{- define "registry.sharedAccessModes" -}}
+{{- $root := index . 0 }}
+{{- $modes := (index . 1).accessModes }}
+{{- $many := gt (int (include "registry.maxReplicas" $root)) 1 }}
 {{- if not $modes }}
 {{- $modes = ternary (list "ReadWriteMany") (list "ReadWriteOnce") $many }}
 {{- else if and $many (not (has "ReadWriteMany" $modes)) }}
-{{- fail "several registry replicas share the storage volume: storage.persistence.accessModes must include ReadWriteMany" }}
+{{- fail (printf "several registry replicas share the %s volume: %s.accessModes must include ReadWriteMany" (index . 2) (index . 3)) }}
 {{- end }}
 {{- toYaml $modes }}
 {{- end }}
