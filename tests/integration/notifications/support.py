@@ -292,12 +292,26 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
                 client.delete(*names)
             for name in names:  # claims a recovery pass would otherwise push back later
                 forget_claims(client, name)
+            forget_unacked(client, names)
             for pattern in (f"_kombu.binding*.{exchange}", f"_kombu.binding*.{exchange}.*"):
                 keys = list(client.scan_iter(pattern))
                 if keys:
                     client.delete(*keys)
     except Exception:
         pass  # best effort: a stopped private broker takes its queues with it
+
+
+def forget_unacked(client: Any, queues: list[str]) -> None:
+    """Drop kombu's unacknowledged records of messages taken from ``queues`` (a notifier killed
+    holding them leaves them): any later consumer on the same Redis database would restore them
+    once their visibility timeout passed, recreating a queue the test had deleted."""
+    for tag, raw in client.hscan_iter("unacked"):
+        try:
+            _message, _exchange, routing_key = json.loads(raw)
+        except ValueError:
+            continue
+        if routing_key in queues:
+            client.pipeline().hdel("unacked", tag).zrem("unacked_index", tag).execute()
 
 
 def make_event(action: str = "push", kind: str = "manifest", repository: str = "library/app",
