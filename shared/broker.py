@@ -84,12 +84,18 @@ def delay_ms(delay: float) -> int:
 
 
 def retry_steps(endpoint: EndpointConfig) -> list[float]:
-    """The waits a retry can use: backoff, doubling, until the cap (the cap included)."""
+    """The waits a retry can use: backoff, doubling, until the cap (the cap included). With no
+    backoff (retries at once), 0 and then 1 s doubling to the cap: the waits left for a
+    Retry-After answer, which a retry must not come sooner than (on RabbitMQ a retry waits in
+    the queue of its step)."""
     cap = max(endpoint.maxbackoff, endpoint.backoff)
-    if endpoint.backoff <= 0:
-        return [0.0]
     steps: list[float] = []
     delay = endpoint.backoff
+    if delay <= 0:
+        steps.append(0.0)
+        if cap <= 0:
+            return steps
+        delay = min(1.0, cap)
     while delay < cap and len(steps) < MAX_RETRY_STEPS - 1:
         steps.append(delay)
         delay *= 2

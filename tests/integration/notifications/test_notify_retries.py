@@ -94,15 +94,20 @@ def test_failing_endpoint_embedded(receivers, deployments, notifiers, uid):
 def test_retry_after_is_honoured_and_410_drops_at_once(
         rabbitmq_url, receivers, deployments, notifiers, uid):
     busy = receivers(respond=lambda _r, n: (503, {"Retry-After": "1"}) if n == 1 else (200, {}))
+    # No backoff: retries at once, but not sooner than a Retry-After says.
+    eager = receivers(respond=lambda _r, n: (429, {"Retry-After": "1"}) if n == 1 else (200, {}))
     gone = receivers(respond=lambda _r, _n: (410, {}))
     d = deployments(rabbitmq_url, [
         endpoint(f"busy-{uid}", busy.url, threshold=5, backoff="50ms"),
+        endpoint(f"eager-{uid}", eager.url, threshold=5, backoff="0s"),
         endpoint(f"gone-{uid}", gone.url, threshold=5, backoff="50ms"),
     ])
     process = notifiers(d)
     d.publish(make_event())
     first, second = busy.wait_for(2, timeout=10)
     assert second.at - first.at >= 0.95  # not the 50 ms backoff
+    first, second = eager.wait_for(2, timeout=10)
+    assert second.at - first.at >= 0.95
     process.wait_log(f"notification dropped endpoint=gone-{uid} attempts=1")
     time.sleep(0.3)
     assert len(gone.requests) == 1

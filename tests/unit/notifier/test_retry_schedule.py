@@ -63,6 +63,17 @@ def test_retry_steps_and_step_choice():
     assert step_for(e, 99) == 1.0
 
 
+def test_without_backoff_retries_come_at_once_unless_retry_after_asks_for_a_wait():
+    e = ep(backoff=0.0, maxbackoff=10.0)
+    assert retry_steps(e) == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0]
+    assert backoff_delay(e, 3) == 0.0
+    assert step_for(e, backoff_delay(e, 3)) == 0.0
+    wanted = backoff_delay(e, 3, retry_after=3.0)
+    assert wanted == 3.0
+    assert step_for(e, wanted) == 4.0  # never sooner than it said
+    assert step_for(e, backoff_delay(e, 1, retry_after=60.0)) == 10.0  # within the cap
+
+
 class Answers:
     def __init__(self, outcome):
         self.outcome = outcome
