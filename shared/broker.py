@@ -55,6 +55,7 @@ from shared.redis_broker import ReliableRedisTransport, forget_claims
 
 QUEUE_PREFIX = "registry.notifications."
 MAX_RETRY_STEPS = 24
+CONSUME_HEARTBEAT = 30.0  # seconds: RabbitMQ and a consumer each drop a connection silent for two
 # Publisher side: how long one publish may wait for the broker before the event goes to the spool.
 PUBLISH_CONNECT_TIMEOUT = 1.0
 PUBLISH_IO_TIMEOUT = 1.0
@@ -491,7 +492,7 @@ def connect(config: Config, purpose: str = "consume") -> Connection:
             # amqps keeps kombu's own TLS transport (the scheme is what turns TLS on).
             transport=None if scheme == "amqps" else BufferedAmqpTransport,
             connect_timeout=PUBLISH_CONNECT_TIMEOUT if publish else 5.0,
-            heartbeat=0 if publish else 30,
+            heartbeat=0 if publish else CONSUME_HEARTBEAT,
             transport_options=options,
         )
     if broker.redis:

@@ -57,6 +57,8 @@ BUSY_TICK = 0.002
 # events/s). A Redis message held unacknowledged longer than the visibility timeout (sized for
 # one attempt) would be restored to the queue as if its consumer had died, so there it is one.
 PREFETCH_PER_THREAD = 4
+# Asking the broker for the queue depths also reads the connection while the window is full
+# (no deliveries read then): its heartbeats counted, it outlives deliveries slower than two.
 DEPTH_INTERVAL = 2.0
 HEARTBEAT_CHECK_INTERVAL = 1.0  # the consume connection's heartbeat is 30 s
 JSON = "application/json"
