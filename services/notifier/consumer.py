@@ -97,13 +97,19 @@ class DeliveryPool:
             generation, message, delivery = item
             self.done.put((generation, message, delivery, self.run(delivery)))
 
-    def shutdown(self) -> None:
-        """Deliveries not started are dropped (unacknowledged: the broker redelivers them)."""
+    def drop_waiting(self) -> int:
+        """Drop the deliveries not started (unacknowledged: the broker redelivers them); how
+        many there were."""
+        dropped = 0
         try:
             while True:
-                self.work.get_nowait()
+                if self.work.get_nowait() is not None:
+                    dropped += 1
         except queue.Empty:
-            pass
+            return dropped
+
+    def shutdown(self) -> None:
+        self.drop_waiting()
         for _ in self.threads:
             self.work.put(None)
 
@@ -189,8 +195,11 @@ class EndpointConsumer(threading.Thread):
                 if self.topology.amqp and now >= next_heartbeat:
                     connection.heartbeat_check()
                     next_heartbeat = now + HEARTBEAT_CHECK_INTERVAL
-            # Graceful stop: take no more, finish what is in hand, settle it.
+            # Graceful stop: take no more, finish the deliveries running and settle them. Those
+            # not started go back to the broker as they are, for another notifier: started now,
+            # they could outlast the grace and arrive twice.
             consumer.cancel()
+            self.inflight -= self.pool.drop_waiting()
             deadline = time.monotonic() + SHUTDOWN_GRACE
             while self.inflight > 0 and time.monotonic() < deadline:
                 self._settle(producer, generation, block=0.1)

@@ -177,6 +177,26 @@ def test_a_delivery_still_running_holds_back_no_other(
                               endpoint=f"stuck-{uid}") == 21, 10, "21 events sent")
 
 
+def test_a_stopping_notifier_starts_no_more_deliveries(
+        rabbitmq_url, receivers, deployments, notifiers, uid):
+    """A notifier holds more messages than it has delivery threads. Stopped (a rolling update),
+    it finishes the deliveries running and hands the others back unstarted: begun during the
+    grace period, they could outlast it and arrive twice."""
+    hook = receivers(delay=2.0)
+    d = deployments(rabbitmq_url, [endpoint(f"stop-{uid}", hook.url, timeout="10s",
+                                            concurrency=1)])
+    first = notifiers(d)
+    events = [make_event() for _ in range(4)]  # the window of one delivery thread
+    d.publish(*events)
+    hook.wait_for(1)
+    assert first.stop() == 0
+    assert len(hook.requests) == 1  # the one running when it stopped
+    notifiers(d, "second")
+    hook.wait_for(4, timeout=20)
+    time.sleep(0.5)
+    assert sorted(hook.ids()) == sorted(e.id for e in events)  # each once
+
+
 @pytest.mark.parametrize("broker", ["rabbitmq", "redis", "embedded"])
 def test_notifier_metrics(broker, request, receivers, deployments, notifiers, uid):
     url = {"rabbitmq": "rabbitmq_url", "redis": "redis_url"}.get(broker)
