@@ -24,10 +24,10 @@ from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
+from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
 from shared.logfmt import formatter_for, kv
 from shared.metrics import mark_process_dead, render_latest
-from shared.redis_broker import client_for, warn_if_not_persistent
 
 # The debug server and the upload purger are threads in gunicorn's master, which forks workers
 # while they run: everything they import is imported here, before any fork, so a worker never

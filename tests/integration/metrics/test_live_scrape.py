@@ -20,8 +20,8 @@ import requests
 from kombu import Connection
 
 from shared.broker import topology_for
+from shared.broker.endpoint_record import record_queue
 from shared.config import parse_config
-from shared.endpoint_record import record_queue
 from tests.conftest import free_port, require_tool
 from tests.deploy.promql_names import STANDARD_NAMES, names_in_exposition, used_names
 from tests.integration.metrics.live import (
