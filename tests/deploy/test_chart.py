@@ -22,7 +22,8 @@ USER_SECRETS = {
     "registry-redis": {"redis-password": "redis-pw"},
     "registry-http": {"http-secret": "0123456789abcdef"},
     "registry-htpasswd": {"htpasswd": "admin:$2y$05$abcdefghijklmnopqrstuv"},
-    "ci-webhook": {"authorization": "Bearer ci-token", "signing-secret": "whsec_cisecret"},
+    "ci-webhook": {"authorization": "Bearer ci-token",
+                   "signing-secret": "whsec_Y2ktc2lnbmluZy1rZXktZm9yLWNoYXJ0LXRlc3Rz"},
     "ci-webhook-tls": {"ca.crt": "CA PEM", "tls.crt": "CERT PEM", "tls.key": "KEY PEM"},
 }
 
@@ -44,7 +45,7 @@ INLINE = {
                     {"name": "Authorization", "value": "Bearer inline-token"},
                     {"name": "X-Api-Key", "existingSecret": "api-keys", "key": "ci"},
                 ],
-                "signingSecret": {"value": "whsec_inline"},
+                "signingSecret": {"value": "whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM="},
             },
             {"name": "plain", "url": "https://plain.example/", "disabled": True},
         ]
@@ -265,7 +266,7 @@ def test_production_secrets_reach_both_containers_from_the_users_secrets(chart, 
         ci = next(e for e in config.notifications.endpoints if e.name == "ci")
         assert ci.headers["Authorization"] == ("Bearer ci-token",)
         assert ci.headers["X-Registry"] == ("registry.example.com",)
-        assert ci.signing_secrets == ("whsec_cisecret",)
+        assert ci.signing_secrets == ("whsec_Y2ktc2lnbmluZy1rZXktZm9yLWNoYXJ0LXRlc3Rz",)
         assert ci.ignored_actions == ("pull",) and ci.threshold == 10
         assert config.notifications.broker.url == USER_SECRETS["registry-broker"]["url"]
     # The registry alone needs the HTTP secret, Redis password and htpasswd file.
@@ -282,7 +283,7 @@ def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_pa
     objects = c.render(chart, INLINE)
     configmap = c.one(objects, "ConfigMap", "registry-config")["data"]["config.yml"]
     for secret in ("inline-broker-pw", "inline-redis-pw", "inline-http-secret", "inlinehash",
-                   "inline-token", "whsec_inline", "key-from-user-secret"):
+                   "inline-token", "whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM=", "key-from-user-secret"):
         assert secret not in configmap
     secrets = c.secret_data(objects, INLINE_USER_SECRETS)
     for name in ("registry", "registry-notifier"):
@@ -293,7 +294,7 @@ def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_pa
             "X-Api-Key": ("key-from-user-secret",),
             "X-Plain": ("visible",),
         }
-        assert hooks.signing_secrets == ("whsec_inline",)
+        assert hooks.signing_secrets == ("whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM=",)
         assert config.notifications.endpoints[1].disabled is True
         assert config.notifications.broker.url == "amqp://u:inline-broker-pw@mq.example:5672/"
     config, _ = check_pod_config(objects, "registry", secrets, tmp_path / "again")
