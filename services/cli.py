@@ -70,7 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from services.registry.server import run as run_server
 
     console = None
-    if config.console.addr:
+    if config.notifications.broker.embedded and config.console.addr:
+        # As the notifier: with a broker of its own the deployment runs `registry console`.
         config = _with_run_secret(config)
         console = multiprocessing.get_context("fork").Process(
             target=_run_embedded_console, args=(config,), name="console", daemon=False

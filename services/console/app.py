@@ -13,7 +13,7 @@ from services.console.access.guard import Guard, is_api
 from services.console.access.session import COOKIE, SessionCodec
 from services.console.api.encoding import send_json
 from services.console.api.repositories import RepositoriesApi, RepositoryApi, TagsApi
-from services.console.api.session import SessionApi
+from services.console.api.session import HealthApi, SessionApi
 from services.console.history import History, build_history
 from services.console.inventory import ContentCache
 from services.console.pages.history import HistoryPage
@@ -132,6 +132,7 @@ def add_routes(app: falcon.App, views: Views, anonymous: bool) -> None:
     app.add_route("/endpoints/{name}", HistoryPage(views, "endpoint.html", "Endpoint"))
     app.add_route("/deliveries/{event_id}", HistoryPage(views, "delivery.html", "Delivery"))
     app.add_route("/deadletters", HistoryPage(views, "deadletters.html", "Dead letters"))
+    app.add_route("/health", HealthApi())
     app.add_route("/api/session", SessionApi())
     app.add_route("/api/repositories", RepositoriesApi(views))
     app.add_route("/api/repositories/{name:path}", RepositoryApi(views))

@@ -12,3 +12,12 @@ class SessionApi:
         session = req.context.session
         send_json(resp, {"user": session.user, "operator": req.context.operator,
                          "csrf_token": session.csrf})
+
+
+class HealthApi:
+    """``GET /health``: the console answers (for probes; it needs no session)."""
+
+    public = True
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        send_json(resp, {"status": "ok"})

@@ -8,6 +8,7 @@ import falcon
 
 from services.console.inventory import describe_tags, search
 from services.console.inventory.images import tags_sharing
+from services.console.registry import RegistryError
 from services.console.views import Views
 
 
@@ -24,9 +25,19 @@ class RepositoriesPage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         v = self.views
-        result = search(v.calls(req), v.cache, v.history, req.get_param("q") or "",
-                        page_number(req))
-        v.render(req, resp, "repositories.html", result=result)
+        wanted = (req.get_param("open") or "").strip().strip("/")
+        if wanted:
+            raise falcon.HTTPSeeOther(f"/repositories/{quote(wanted)}")
+        try:
+            result = search(v.calls(req), v.cache, v.history, req.get_param("q") or "",
+                            page_number(req))
+        except RegistryError as exc:
+            if exc.status not in (401, 403):
+                raise
+            # With token auth the catalog needs registry:catalog:*, which many users lack.
+            v.render(req, resp, "repositories.html", result=None, catalog_refused=True)
+            return
+        v.render(req, resp, "repositories.html", result=result, catalog_refused=False)
 
 
 class RepositoryPage:

@@ -144,6 +144,11 @@ class RegistryClient:
                 self.tokens.put(user, scope, *token)
                 headers["Authorization"] = f"Bearer {token[0]}"
                 r = self._send(method, path, params, headers, None, stream)
+                if r.status_code == 401:
+                    # The realm took the credentials; the token lacks this scope (the
+                    # reference answers 401 there, where we answer 403).
+                    code, message = _error_of(r)
+                    raise RegistryError(403, code or "DENIED", message)
         if r.status_code == 401:
             code, message = _error_of(r)
             raise Unauthorized(401, code or "UNAUTHORIZED", message)
