@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import requests
 
@@ -183,10 +183,8 @@ def _next_last(r: requests.Response) -> str | None:
     link = r.links.get("next", {}).get("url")
     if not link:
         return None
-    query = requests.utils.urlparse(urljoin(r.url, link)).query
-    params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-    value = params.get("last")
-    return requests.utils.unquote(value) if value else None
+    values = parse_qs(urlparse(urljoin(r.url, link)).query).get("last")
+    return values[0] if values else None
 
 
 def _repo(name: str) -> str:
