@@ -262,6 +262,8 @@ def test_a_non_operator_is_refused_an_action_even_with_a_valid_csrf_token(browse
                                                 "tag": "v2", "confirm": "yes"})
         assert answer.value.status == 403
         assert "only operators" in answer.value.text()
+        page.wait_for_load_state()
+        page.screenshot(path=str(stack.shots / "forbidden.png"), full_page=True)
         api = page.request.delete("/api/tags", params={"repository": REPO, "tag": "v2"},
                                   headers={"X-CSRF-Token": token})
         assert api.status == 403
