@@ -5,9 +5,6 @@ against a live server."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,27 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.deploy.dockerfile import build_stage_context, copy_sources, final_stage
 from tests.deploy.tools import REPO
-
-DOCKERFILE = REPO / "Dockerfile"
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            out.append((word.upper(), rest.strip()))
-    return out
-
-
-def final_stage() -> list[tuple[str, str]]:
-    steps = instructions()
-    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
-    return steps[last_from:]
 
 
 def test_final_image_is_python_slim_running_the_registry_command():
@@ -64,14 +42,6 @@ def test_runs_as_the_non_root_user_it_creates():
     assert all(w != "RUN" for w, _ in stage[last_user:])
 
 
-def copy_sources() -> list[str]:
-    sources = []
-    for word, args in instructions():
-        if word == "COPY" and "--from=" not in args:
-            sources.extend(shlex.split(args)[:-1])
-    return sources
-
-
 def test_everything_copied_exists_and_is_in_the_build_context():
     ignore = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()]
     ignore = [line for line in ignore if line and not line.startswith("#")]
@@ -87,16 +57,7 @@ def test_a_wheel_builds_from_exactly_what_the_build_stage_copies(tmp_path):
     # The build stage copies these into /src and runs `pip wheel .`: do the same here, so a
     # module added outside the copied folders, or a packaging mistake, fails now, not in CI's
     # image build.
-    context = tmp_path / "src"
-    context.mkdir()
-    for source in copy_sources():
-        if source.startswith("deploy/"):
-            continue  # copied into the final stage, not the wheel
-        src = REPO / source
-        if src.is_dir():
-            shutil.copytree(src, context / source, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, context / source)
+    context = build_stage_context(tmp_path / "src")
     result = subprocess.run(
         # Build isolation, as in the image: pip fetches the build backend pyproject.toml names.
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
