@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/registry.yml
-DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose
+DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose dockerd debootstrap
 
 .PHONY: run test lint system-deps install clean
 
@@ -19,7 +19,8 @@ run: install
 	mkdir -p var/registry
 	$(BIN)/registry serve $(CONFIG)
 
-# The clients and validators the tests drive (skopeo, the reference registry, promtool, ...).
+# The clients and validators the tests drive (skopeo, the reference registry, promtool, the
+# Docker engine, ...).
 system-deps:
 	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages for:$$missing"; .ci/install-debian-packages; fi

@@ -57,3 +57,10 @@ def build_stage_context(dest: Path) -> Path:
         else:
             shutil.copy(src, dest / source)
     return dest
+
+
+def build_stage_name() -> str:
+    """The name of the first stage (``FROM ... AS build``): the one that builds the wheels."""
+    first = next(args for word, args in instructions() if word == "FROM")
+    words = first.split()
+    return words[[w.upper() for w in words].index("AS") + 1]
