@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/registry.yml
+# The example webhook receiver `make run` starts: the port config/registry.yml's endpoint names.
+WEBHOOK_PORT ?= 5002
 DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose dockerd debootstrap
 
 .PHONY: run test lint system-deps install clean
@@ -15,8 +17,13 @@ $(BIN)/registry: pyproject.toml
 
 install: $(BIN)/registry
 
+# The registry, and beside it the example webhook receiver the sample config notifies, printing
+# each event it gets. Ctrl-C stops both: the shell's traps kill the receiver once serve exits
+# (a background job of a script ignores Ctrl-C itself).
 run: install
 	mkdir -p var/registry
+	@PRINT_BODY=1 $(BIN)/python deploy/webhook-receiver/receiver.py $(WEBHOOK_PORT) & receiver=$$!; \
+	trap 'kill $$receiver 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/registry serve $(CONFIG)
 
 # The clients and validators the tests drive (skopeo, the reference registry, promtool, the
