@@ -85,7 +85,7 @@ def test_every_module_of_both_services_imports_from_a_plain_install(plain_venv, 
     assert found["failed"] == {}
     # The modules came from the installed wheel, not from this checkout.
     assert found["services"].startswith(str(plain_venv)), found["services"]
-    assert {"services.cli", "shared.redis_broker", "services.registry.storage.s3"} <= set(
+    assert {"services.cli", "shared.broker.redis_transport", "services.registry.storage.s3"} <= set(
         found["names"])
 
 
