@@ -90,13 +90,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         notifier.start()
         log.info(kv("embedded notifier started", pid=notifier.pid))
+    serving = os.getpid()
+    if notifier is not None or console is not None:
+        # gunicorn's workers are forks of this process: multiprocessing's exit hook there would
+        # try to join serve's notifier and console, which are not theirs (a traceback on every
+        # Ctrl-C). Its registry of children has no public way to be emptied.
+        os.register_at_fork(after_in_child=multiprocessing.process._children.clear)
     try:
         return run_server(config)
     finally:
-        for child in (notifier, console):
-            if child is not None and child.is_alive():
-                child.terminate()
-                child.join(15)
+        # gunicorn's workers are forks of this process and leave through here too: only the
+        # process that started the children stops them.
+        if os.getpid() == serving:
+            for child in (notifier, console):
+                if child is not None and child.is_alive():
+                    child.terminate()
+                    child.join(15)
 
 
 def cmd_console(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def gone(pgid: int) -> bool:
 def test_make_run_shows_the_first_push_arriving_as_a_webhook_and_ctrl_c_stops_everything(
         tmp_path, skopeo):
     make = require_tool("make")
-    port, api, debug = free_port(), free_port(), free_port()
+    port, api, debug, console = free_port(), free_port(), free_port(), free_port()
     sample = SAMPLE.read_text()
     default_url = f"url: http://127.0.0.1:{default_receiver_port()}/events"
     assert sample.count(default_url) == 1
@@ -64,6 +64,7 @@ def test_make_run_shows_the_first_push_arriving_as_a_webhook_and_ctrl_c_stops_ev
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("REGISTRY_", "MAKE", "MFLAGS")) and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(REGISTRY_HTTP_ADDR=f"127.0.0.1:{api}", REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{debug}",
+               REGISTRY_CONSOLE_ADDR=f"127.0.0.1:{console}",
                REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=str(tmp_path / "storage"))
     venv = Path(sys.executable).parent.parent
     log_path = tmp_path / "make-run.log"
@@ -89,6 +90,7 @@ def test_make_run_shows_the_first_push_arriving_as_a_webhook_and_ctrl_c_stops_ev
     try:
         wait_until(lambda: answers(f"http://127.0.0.1:{api}/v2/"), 60, "the registry", 0.2)
         wait_until(lambda: answers(f"http://127.0.0.1:{port}/events"), 10, "the receiver", 0.2)
+        wait_until(lambda: answers(f"http://127.0.0.1:{console}/health"), 30, "the console", 0.2)
         layout = tmp_path / "image"
         pushed = write_image(layout, "latest", [2048])
         skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest",
@@ -117,6 +119,8 @@ def test_make_run_shows_the_first_push_arriving_as_a_webhook_and_ctrl_c_stops_ev
         wait_until(lambda: gone(run.pid), 15, "every process of make run to exit", 0.2)
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/events", timeout=2)
+        # A clean stop: gunicorn's workers (forks of serve) must not try to stop serve's children.
+        assert "Traceback" not in output(), output()[-3000:]
     finally:
         if not gone(run.pid):
             os.killpg(run.pid, signal.SIGKILL)
