@@ -405,3 +405,18 @@ def test_manifest_put_by_wrong_digest_is_refused(module_registry):
     for ref in (wrong, digest_of(body)):
         assert requests.head(f"{reg.url}/v2/{repo}/manifests/{ref}",
                              headers={"Accept": OCI_MANIFEST}).status_code == 404
+
+
+def test_tag_with_a_trailing_newline_is_tag_invalid(module_registry):
+    """``v2%0A`` arrives as the tag ``v2\\n``: refused, never listed."""
+    reg, repo = module_registry, "bad/newline-tag"
+    config_digest = push_blob(reg, repo, b"{}")
+    body = image_manifest(config_digest, 2, [])
+    with storage_unchanged(reg, repo):
+        status, answer = raw_request(reg, "PUT", f"/v2/{repo}/manifests/v2%0A", body,
+                                     {"Content-Type": OCI_MANIFEST})
+        assert status == 400, answer[:300]
+        assert error_codes(json.loads(answer)) == ["TAG_INVALID"]
+    tags = requests.get(f"{reg.url}/v2/{repo}/tags/list")
+    assert tags.status_code in (200, 404)
+    assert "v2\n" not in (tags.json().get("tags") or [])

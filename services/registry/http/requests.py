@@ -12,7 +12,7 @@ from services.registry.domain.errors import RegistryError
 from services.registry.events.bridge import RequestContext
 
 CHUNK_SIZE = 1 << 20
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?$")
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?")  # fullmatch
 
 
 def body_chunks(req: falcon.Request, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
@@ -44,7 +44,7 @@ def content_range(req: falcon.Request) -> tuple[int | None, int | None]:
     value = req.get_header("Content-Range")
     if not value:
         return None, None
-    match = _CONTENT_RANGE.match(value.strip())
+    match = _CONTENT_RANGE.fullmatch(value.strip())
     if not match:
         raise RegistryError("RANGE_INVALID", "malformed Content-Range", status=416,
                             detail={"Content-Range": value})
