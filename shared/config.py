@@ -326,7 +326,7 @@ class _Section:
                 values = [values]  # the reference wants a list; a lone value is what was meant
             if not isinstance(values, list):
                 raise ConfigError(key, f"expected a list of values, got {values!r}")
-            if not _HEADER_NAME.match(str(header)):
+            if not _HEADER_NAME.fullmatch(str(header)):
                 raise ConfigError(key, "not a valid HTTP header name")
             expanded = tuple(expand_secret(str(v), key) for v in values)
             if any("\r" in v or "\n" in v for v in expanded):
@@ -338,7 +338,9 @@ class _Section:
         return out
 
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Patterns on input are used with fullmatch: "$" also matches before a final newline.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ADDR = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+")
 
 
 def _sendable(value: str) -> bool:
@@ -349,13 +351,13 @@ def _sendable(value: str) -> bool:
     return True
 
 
-_SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+_SECRET_REF = re.compile(r"\$\{(env|file):([^}]+)\}")
 
 
 def expand_secret(value: str, key: str) -> str:
     """``${env:NAME}`` and ``${file:/path}`` let a secret live outside the config file
     (a Kubernetes Secret mounted as a file or an environment variable)."""
-    match = _SECRET_REF.match(value.strip())
+    match = _SECRET_REF.fullmatch(value.strip())
     if not match:
         return value
     kind, ref = match.groups()
@@ -524,7 +526,7 @@ def _storage(storage: _Section) -> StorageConfig:
 
 def _http(http: _Section) -> HttpConfig:
     addr = http.str("addr", ":5000") or ":5000"
-    if not re.match(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+$", addr):
+    if not _ADDR.fullmatch(addr):
         raise ConfigError("http.addr", f"expected host:port or :port, got {addr!r}")
     host = http.str("host")
     if host and not urlparse(host).scheme:
@@ -533,7 +535,7 @@ def _http(http: _Section) -> HttpConfig:
     debug = http.section("debug")
     prometheus = debug.section("prometheus")
     debug_addr = debug.str("addr")
-    if debug_addr and not re.match(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+$", debug_addr):
+    if debug_addr and not _ADDR.fullmatch(debug_addr):
         raise ConfigError("http.debug.addr", f"expected host:port or :port, got {debug_addr!r}")
     return HttpConfig(
         addr=addr,
@@ -650,12 +652,12 @@ def _notifications(n: _Section) -> NotificationsConfig:
     )
 
 
-_ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENDPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _endpoint(e: _Section) -> EndpointConfig:
     name = e.str("name", required=True) or ""
-    if not _ENDPOINT_NAME.match(name):
+    if not _ENDPOINT_NAME.fullmatch(name):
         raise ConfigError(e.key("name"), f"use letters, digits, '.', '_' and '-' only, got {name!r}")
     url = e.str("url", required=True) or ""
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:

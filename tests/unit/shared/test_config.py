@@ -108,6 +108,12 @@ def test_reference_keys_we_do_not_implement_are_reported_not_fatal():
         ({**BASE, "storage": {"filesystem": {}, "cache": {"blobdescriptor": "redis"}}}, "redis.addr"),
         ({**BASE, "auth": {"htpasswd": {"realm": "r"}}}, "auth.htpasswd.path"),
         ({**BASE, "log": {"level": "loud"}}, "log.level"),
+        # Whole values: "$" alone would also match before a final newline.
+        ({**BASE, "http": {"addr": ":5000\n"}}, "http.addr"),
+        ({**BASE, "http": {"debug": {"addr": "127.0.0.1:5001\n"}}}, "http.debug.addr"),
+        ({**BASE, "notifications": {"endpoints": [{"name": "ci\n", "url": "http://x"}]}},
+         "notifications.endpoints.0.name"),
+        ({**BASE, "http": {"headers": {"X-A\n": ["v"]}}}, "http.headers.X-A\n"),
     ],
 )
 def test_invalid_config_names_the_key(raw, key):
