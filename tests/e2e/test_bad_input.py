@@ -420,3 +420,13 @@ def test_tag_with_a_trailing_newline_is_tag_invalid(module_registry):
     tags = requests.get(f"{reg.url}/v2/{repo}/tags/list")
     assert tags.status_code in (200, 404)
     assert "v2\n" not in (tags.json().get("tags") or [])
+
+
+def test_deeply_nested_manifest_is_manifest_invalid(module_registry):
+    """100,000 ``[``: deeper than the JSON parser recurses, a 400, never a 500."""
+    reg, repo = module_registry, "bad/deep"
+    push_blob(reg, repo, b"seed so the repository exists")
+    with storage_unchanged(reg, repo):
+        r = put_manifest(reg, repo, "v1", b"[" * 100_000)
+        assert r.status_code == 400, (r.status_code, r.text[:300])
+        assert error_codes(r) == ["MANIFEST_INVALID"]

@@ -71,11 +71,16 @@ def _descriptor(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+# What json.loads raises on bytes that are no JSON document it can read: RecursionError for
+# nesting deeper than the interpreter's stack (100,000 "[" is 4 KiB of input).
+JSON_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
+
+
 def parse(content: bytes, digest: str, declared: str | None = None) -> Manifest:
     """Parse and check a manifest's structure (not whether what it references exists)."""
     try:
         doc = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except JSON_ERRORS:
         raise _invalid("not valid JSON") from None
     if not isinstance(doc, dict):
         raise _invalid("not a JSON object")
@@ -170,7 +175,7 @@ class ManifestStore:
                        architecture: str) -> Manifest | None:
         try:
             children = json.loads(index.content).get("manifests") or []
-        except ValueError:
+        except JSON_ERRORS:
             return None
         for child in children:
             platform = child.get("platform") or {}
@@ -302,7 +307,7 @@ class ManifestStore:
 def _sniff(content: bytes) -> str:
     try:
         doc = json.loads(content)
-    except ValueError:
+    except JSON_ERRORS:
         return "application/octet-stream"
     if isinstance(doc, dict):
         return mediatypes.detect(doc) or "application/json"

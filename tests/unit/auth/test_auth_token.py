@@ -152,6 +152,40 @@ def test_embedded_jwk_must_be_trusted(auth, ec_key):
     assert refused(auth, issue(other, "ES256", headers={"jwk": jwk})).status == 401
 
 
+def _forged(header: object) -> str:
+    """A token whose header is ``header`` as given (jwt.encode would refuse most of these)."""
+    import json
+
+    def part(doc: object) -> str:
+        raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"{part(header)}.{part(claims())}.{part(b'signature')}"
+
+
+@pytest.mark.parametrize("header", [
+    {"alg": "ES256", "jwk": {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"}},
+    {"alg": "ES256", "jwk": "not a key"},
+    {"alg": "ES256", "jwk": ["not", "a", "key"]},
+    {"alg": "ES256", "kid": {"not": "a string"}},
+    {"alg": "ES256", "x5c": "not a list"},
+    b"[" * 100_000,
+], ids=["oct-key", "jwk-string", "jwk-list", "kid-object", "x5c-string", "deep-nesting"])
+def test_malformed_headers_are_invalid_token_not_a_crash(auth, header):
+    err = refused(auth, _forged(header))
+    assert (err.code, err.status) == ("UNAUTHORIZED", 401)
+    assert 'error="invalid_token"' in err.challenge
+
+
+def test_an_embedded_private_key_is_refused(auth, ec_key):
+    """The private half of a trusted key in a token's header is not a verification key (and
+    a token server that leaks it is not one to trust)."""
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(ec_key, as_dict=True)
+    assert "d" in jwk
+    err = refused(auth, issue(ec_key, "ES256", headers={"jwk": jwk}))
+    assert (err.code, err.status) == ("UNAUTHORIZED", 401)
+
+
 @pytest.mark.parametrize("change", [
     {"exp": int(time.time()) - 3600},           # expired (beyond the 60 s leeway)
     {"nbf": int(time.time()) + 3600},           # not yet valid

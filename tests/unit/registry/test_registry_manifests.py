@@ -78,7 +78,10 @@ def test_index_needs_its_children(reg):
     b"not json", b"[]", b'{"schemaVersion": 1}', b'{"schemaVersion": 2, "mediaType": "x/y"}',
     b'{"schemaVersion": 2, "config": {"digest": "sha256:zz", "size": 1}}',
     b'{"schemaVersion": 2, "config": {"digest": "' + digest(CONFIG).encode() + b'"}}',
-])
+    b"[" * 100_000,  # deeper than the JSON parser recurses
+    b'{"schemaVersion": 2, "annotations": ' + b'{"a": ' * 100_000,
+], ids=["text", "array", "schema1", "unknown-type", "bad-digest", "no-size", "deep-array",
+        "deep-object"])
 def test_malformed_manifests_are_manifest_invalid(reg, body):
     with pytest.raises(RegistryError) as err:
         reg.put_manifest("repo", "v1", body, OCI_MANIFEST)
