@@ -25,7 +25,7 @@ from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.config import Config
-from shared.logfmt import formatter_for, kv
+from shared.logfmt import formatter_for, kv, quote
 from shared.metrics import mark_process_dead, render_latest
 from shared.redis_broker import client_for, warn_if_not_persistent
 
@@ -127,15 +127,27 @@ def start_upload_purger(config: Config) -> threading.Thread | None:
     return thread
 
 
-# One line per request in the same key=value form as every other log line.
+# One line per request in the same key=value form as every other log line. Every value is
+# quoted as kv() quotes it (see _QuotedAtoms): the path and the User-Agent are the client's.
 ACCESS_LOG_FORMAT = ('http request method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s '
-                     'duration_ms=%(M)s addr=%(h)s useragent="%(a)s"')
+                     'duration_ms=%(M)s addr=%(h)s useragent=%(a)s')
+
+
+class _QuotedAtoms(glogging.SafeAtoms):
+    """gunicorn's access log values, each quoted and escaped as every logged value is: a
+    ``%0A`` in a path or a quote in a User-Agent can neither start a line nor add a field.
+    (gunicorn's own wrapper only escapes double quotes.)"""
+
+    def __init__(self, atoms: dict[str, Any]):
+        dict.__init__(self, {k: quote(v) if isinstance(v, str) else v for k, v in atoms.items()})
 
 
 def gunicorn_logger_class(config: Config) -> type[glogging.Logger]:
     """gunicorn's error and access logs, formatted like ours."""
 
     class Logger(glogging.Logger):
+        atoms_wrapper_class = _QuotedAtoms
+
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
             for logger in (self.error_log, self.access_log):
