@@ -178,6 +178,35 @@ def test_out_of_order_and_overlapping_chunks_get_416(module_registry):
     assert requests.get(f"{reg.url}/v2/{repo}/blobs/{digest_of(data[:10])}").content == data[:10]
 
 
+def test_closing_put_out_of_order_gets_416_and_keeps_the_session(module_registry):
+    """A final chunk whose Content-Range does not start at the session's offset: refused as
+    an out-of-order PATCH is, with the session and its Range kept, and the upload can go on."""
+    reg, repo = module_registry, "bad/closing-range"
+    data = os.urandom(30)
+    with storage_unchanged(reg, repo):
+        location = start_upload(reg, repo)
+        first = requests.patch(location, data=data[:10], headers={
+            "Content-Range": "0-9", "Content-Type": "application/octet-stream"})
+        assert first.status_code == 202, first.text
+        location = first.headers["Location"]
+        location = location if location.startswith("http") else reg.url + location
+        for content_range, chunk in (("20-29", data[20:]), ("5-24", data[5:25])):
+            r = requests.put(location, params={"digest": digest_of(data)}, data=chunk, headers={
+                "Content-Range": content_range, "Content-Type": "application/octet-stream"})
+            assert r.status_code == 416, (content_range, r.status_code, r.text)
+            assert error_codes(r) == ["RANGE_INVALID"]
+            assert r.headers["Range"] == "0-9"
+            assert r.headers["Docker-Upload-UUID"]
+        status = requests.get(location)
+        assert status.status_code == 204
+        assert status.headers["Range"] == "0-9"
+    assert_no_blob(reg, repo, digest_of(data))
+    done = requests.put(location, params={"digest": digest_of(data)}, data=data[10:], headers={
+        "Content-Range": "10-29", "Content-Type": "application/octet-stream"})
+    assert done.status_code == 201, done.text
+    assert requests.get(f"{reg.url}/v2/{repo}/blobs/{digest_of(data)}").content == data
+
+
 # ------------------------------------------------------------------ names
 
 BAD_NAMES = {

@@ -60,8 +60,10 @@ class Registry:
         return self.uploads.append(check_name(repo), upload_id, chunks, start, end, length)
 
     def finish_upload(self, repo: str, upload_id: str, digest: str | None,
-                      chunks: Iterable[bytes], length: int | None = None) -> Descriptor:
-        return self.uploads.finish(check_name(repo), upload_id, digest, chunks, length)
+                      chunks: Iterable[bytes], length: int | None = None,
+                      start: int | None = None, end: int | None = None) -> Descriptor:
+        return self.uploads.finish(check_name(repo), upload_id, digest, chunks, length,
+                                   start, end)
 
     def cancel_upload(self, repo: str, upload_id: str) -> None:
         self.uploads.cancel(check_name(repo), upload_id)
