@@ -286,6 +286,27 @@ def test_manifest_with_unknown_blob_is_refused(module_registry):
                         headers={"Accept": OCI_MANIFEST}).status_code == 404
 
 
+@pytest.mark.parametrize("index_type, child_type", [
+    ("application/vnd.oci.image.index.v1+json", OCI_MANIFEST),
+    ("application/vnd.docker.distribution.manifest.list.v2+json",
+     "application/vnd.docker.distribution.manifest.v2+json"),
+], ids=["oci-index", "docker-list"])
+def test_index_with_a_missing_child_is_manifest_blob_unknown(module_registry, index_type,
+                                                              child_type):
+    """What the reference answers (clients and conformance suites expect it)."""
+    reg, repo = module_registry, "bad/missing-child"
+    push_blob(reg, repo, b"seed so the repository exists")
+    missing = digest_of(b"a child manifest never pushed")
+    body = json.dumps({"schemaVersion": 2, "mediaType": index_type, "manifests": [
+        {"mediaType": child_type, "digest": missing, "size": 30,
+         "platform": {"architecture": "amd64", "os": "linux"}}]}).encode()
+    with storage_unchanged(reg, repo):
+        r = requests.put(f"{reg.url}/v2/{repo}/manifests/multi", data=body,
+                         headers={"Content-Type": index_type})
+        assert r.status_code == 400, (r.status_code, r.text)
+        assert error_codes(r) == ["MANIFEST_BLOB_UNKNOWN"]
+
+
 def test_malformed_json_manifest_is_manifest_invalid(module_registry):
     reg, repo = module_registry, "bad/malformed"
     push_blob(reg, repo, b"seed so the repository exists")

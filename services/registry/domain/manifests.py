@@ -233,9 +233,10 @@ class ManifestStore:
         else:
             missing = [c["digest"] for c in doc["manifests"] if not self.exists(repo, c["digest"])]
             if missing:
-                # A 400: the push is at fault (a 404 reads as "no such repository" to clients).
-                raise RegistryError("MANIFEST_UNKNOWN", "manifest references unknown manifests",
-                                    detail={"digests": missing}, status=400)
+                # The reference's answer, which clients and conformance suites expect: a 400
+                # (the push is at fault), not MANIFEST_UNKNOWN's 404.
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", "manifest references unknown manifests",
+                                    detail={"digests": missing})
 
     def delete(self, repo: str, digest: str) -> tuple[Manifest, list[str]]:
         """Delete a revision and every tag pointing at it; returns the manifest and those tags."""

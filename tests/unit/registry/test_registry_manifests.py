@@ -68,7 +68,10 @@ def test_index_needs_its_children(reg):
     child = image_manifest(CONFIG, [LAYER])
     with pytest.raises(RegistryError) as err:
         reg.put_manifest("repo", "multi", index([child]), OCI_INDEX)
-    assert err.value.code == "MANIFEST_UNKNOWN"
+    # The reference's answer (clients and conformance suites expect it): a 400, the push is
+    # at fault, not a 404 that reads as "no such repository".
+    assert (err.value.code, err.value.status) == ("MANIFEST_BLOB_UNKNOWN", 400)
+    assert err.value.detail == {"digests": [digest(child)]}
     reg.put_manifest("repo", digest(child), child, OCI_MANIFEST)
     m = reg.put_manifest("repo", "multi", index([child]), OCI_INDEX)
     assert m.references == (digest(child),)
