@@ -202,6 +202,17 @@ class NotificationsConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    """``validation``: the reference's manifest URL rules. ``urls_allow`` and ``urls_deny`` are
+    regular expressions, searched in each URL of a pushed manifest. With validation on (the
+    default) and neither list set, no URL is allowed."""
+
+    enabled: bool = True
+    urls_allow: tuple[str, ...] = ()
+    urls_deny: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     version: str = "0.1"
     log: LogConfig = field(default_factory=LogConfig)
@@ -210,6 +221,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     redis: RedisConfig | None = None
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     ignored_keys: tuple[str, ...] = ()
     source: str | None = None
 
@@ -444,6 +456,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         auth=_auth(root.section("auth")),
         redis=_redis(root.section("redis")) if root.has("redis") else None,
         notifications=_notifications(root.section("notifications")),
+        validation=_validation(root.section("validation")),
         source=source,
     )
     if config.storage.cache.blobdescriptor == "redis" and not (config.redis and config.redis.addrs):
@@ -706,4 +719,25 @@ def _endpoint(e: _Section) -> EndpointConfig:
             insecureskipverify=tls.bool("insecureskipverify"),
         ),
         concurrency=e.int("concurrency", 8, minimum=1) or 8,
+    )
+
+
+def _validation(v: _Section) -> ValidationConfig:
+    """``validation``: ``disabled`` (or the deprecated ``enabled``, which wins when true, as in
+    the reference) and ``manifests.urls.allow`` / ``deny``, each pattern compiled here so a bad
+    one stops start-up naming its key."""
+    urls = v.section("manifests").section("urls")
+    patterns: dict[str, tuple[str, ...]] = {}
+    for name in ("allow", "deny"):
+        patterns[name] = urls.strings(name)
+        for pattern in patterns[name]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(urls.key(name), f"{pattern!r} is not a regular expression: {exc}") \
+                    from None
+    return ValidationConfig(
+        enabled=v.bool("enabled") or not v.bool("disabled"),
+        urls_allow=patterns["allow"],
+        urls_deny=patterns["deny"],
     )

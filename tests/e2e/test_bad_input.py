@@ -307,6 +307,61 @@ def test_index_with_a_missing_child_is_manifest_blob_unknown(module_registry, in
         assert error_codes(r) == ["MANIFEST_BLOB_UNKNOWN"]
 
 
+FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+
+
+def test_urls_do_not_excuse_a_missing_blob(module_registry):
+    """``urls`` on a config or an ordinary layer does not skip the existence check, and a
+    foreign layer's URL must be http(s) and allowed (by default none is, as in the
+    reference): nothing is stored, and nothing is served back."""
+    reg, repo = module_registry, "bad/urls"
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    config_digest = push_blob(reg, repo, config)
+    absent = digest_of(b"never pushed")
+    base = json.loads(image_manifest(config_digest, len(config), []))
+    with_config_urls = {**base, "config": {"mediaType": OCI_CONFIG, "digest": absent, "size": 12,
+                                           "urls": ["https://example.com/config"]}}
+    with_layer_urls = {**base, "layers": [{"mediaType": LAYER, "digest": absent, "size": 12,
+                                           "urls": ["https://example.com/layer"]}]}
+    passwd = {**base, "layers": [{"mediaType": FOREIGN_LAYER, "digest": absent, "size": 12,
+                                  "urls": ["file:///etc/passwd"]}]}
+    elsewhere = {**base, "layers": [{"mediaType": FOREIGN_LAYER, "digest": absent, "size": 12,
+                                     "urls": ["https://example.com/layer"]}]}
+    cases = [(with_config_urls, "MANIFEST_BLOB_UNKNOWN"), (with_layer_urls, "MANIFEST_BLOB_UNKNOWN"),
+             (passwd, "MANIFEST_INVALID"), (elsewhere, "MANIFEST_INVALID")]
+    with storage_unchanged(reg, repo):
+        for doc, code in cases:
+            body = json.dumps(doc).encode()
+            r = put_manifest(reg, repo, "v1", body)
+            assert r.status_code == 400, (doc, r.status_code, r.text)
+            assert error_codes(r) == [code], doc
+            assert requests.get(f"{reg.url}/v2/{repo}/manifests/{digest_of(body)}",
+                                headers={"Accept": OCI_MANIFEST}).status_code == 404
+
+
+def test_a_foreign_layer_at_an_allowed_url_is_accepted(start_registry):
+    reg = start_registry(extra_config={"validation": {"manifests": {"urls": {
+        "allow": [r"^https://layers\.example\.com/"], "deny": [r"/private/"]}}}})
+    repo = "urls/allowed"
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    config_digest = push_blob(reg, repo, config)
+    base = json.loads(image_manifest(config_digest, len(config), []))
+    absent = digest_of(b"fetched from layers.example.com")
+
+    def with_url(url: str) -> bytes:
+        return json.dumps({**base, "layers": [{"mediaType": FOREIGN_LAYER, "digest": absent,
+                                               "size": 31, "urls": [url]}]}).encode()
+
+    body = with_url("https://layers.example.com/public/layer.tar.gz")
+    r = put_manifest(reg, repo, "v1", body)
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{reg.url}/v2/{repo}/manifests/v1",
+                        headers={"Accept": OCI_MANIFEST}).content == body
+    for url in ("https://layers.example.com/private/layer.tar.gz", "https://other.example/x"):
+        r = put_manifest(reg, repo, "v2", with_url(url))
+        assert r.status_code == 400 and error_codes(r) == ["MANIFEST_INVALID"], (url, r.text)
+
+
 def test_malformed_json_manifest_is_manifest_invalid(module_registry):
     reg, repo = module_registry, "bad/malformed"
     push_blob(reg, repo, b"seed so the repository exists")
