@@ -25,6 +25,7 @@ from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.config import Config
+from shared.debug_http import BoundedThreadingMixIn
 from shared.logfmt import formatter_for, kv, quote
 from shared.metrics import mark_process_dead, render_latest
 from shared.redis_broker import client_for, warn_if_not_persistent
@@ -77,19 +78,8 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
-class _ThreadingWSGIServer(WSGIServer):
-    daemon_threads = True
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        threading.Thread(target=self._handle, args=(request, client_address), daemon=True).start()
-
-    def _handle(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
+class _DebugWSGIServer(BoundedThreadingMixIn, WSGIServer):
+    """Bounded threads and time per connection: it runs in gunicorn's master."""
 
 
 def start_debug_server(config: Config) -> WSGIServer | None:
@@ -97,7 +87,7 @@ def start_debug_server(config: Config) -> WSGIServer | None:
         return None
     host, port = bind_address(config.http.debug_addr).rsplit(":", 1)
     server = make_server(host.strip("[]"), int(port), debug_app(config),
-                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+                         server_class=_DebugWSGIServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="debug-server", daemon=True).start()
     log.info(kv("debug server listening", addr=config.http.debug_addr))
     return server
