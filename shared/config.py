@@ -103,6 +103,17 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
+class HttpTimeoutConfig:
+    """``http.timeout`` (ours; the reference has no such keys): how long a client may take to
+    send a request's line and headers (``header``, from when its connection is taken up), and
+    how long it may leave a request body without sending more (``body``, so a slow upload
+    that keeps moving is never cut)."""
+
+    header: float = 30.0
+    body: float = 60.0
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     addr: str = ":5000"
     host: str | None = None  # external base URL, used in Location headers and event urls
@@ -118,6 +129,7 @@ class HttpConfig:
     workers: int = 2
     threads: int = 8
     draintimeout: float = 0.0
+    timeout: HttpTimeoutConfig = field(default_factory=HttpTimeoutConfig)
 
 
 @dataclass(frozen=True)
@@ -565,7 +577,18 @@ def _http(http: _Section) -> HttpConfig:
         workers=http.int("workers", 2, minimum=1) or 2,
         threads=http.int("threads", 8, minimum=1) or 8,
         draintimeout=http.duration("draintimeout", 0.0) or 0.0,
+        timeout=_http_timeout(http.section("timeout")),
     )
+
+
+def _http_timeout(t: _Section) -> HttpTimeoutConfig:
+    values = {}
+    for name in ("header", "body"):
+        seconds = t.duration(name, getattr(HttpTimeoutConfig, name))
+        if not seconds or seconds <= 0:
+            raise ConfigError(t.key(name), "must be a positive duration (e.g. 30s)")
+        values[name] = seconds
+    return HttpTimeoutConfig(**values)
 
 
 def _auth(auth: _Section) -> AuthConfig:

@@ -12,11 +12,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from shared.logfmt import kv
 
 log = logging.getLogger(__name__)
+
+Target = socket.socket | Callable[[], socket.socket]
 
 
 class SocketDeadlines:
@@ -24,11 +26,13 @@ class SocketDeadlines:
         self.what = what  # for the log line: "debug request", "request head"
         self.interval = interval
         self._lock = threading.Lock()
-        self._due: dict[Hashable, tuple[float, socket.socket, float]] = {}
+        self._due: dict[Hashable, tuple[float, Target, float]] = {}
         self._thread: threading.Thread | None = None
 
-    def watch(self, key: Hashable, sock: socket.socket, seconds: float) -> None:
-        """Shut ``sock`` down ``seconds`` from now unless ``key`` is released first."""
+    def watch(self, key: Hashable, sock: Target, seconds: float) -> None:
+        """Shut ``sock`` down ``seconds`` from now unless ``key`` is released first. ``sock``
+        may be a function returning the socket then: a connection that turns into a TLS one
+        meanwhile has another socket object."""
         with self._lock:
             self._due[key] = (time.monotonic() + seconds, sock, seconds)
             if self._thread is None or not self._thread.is_alive():
@@ -56,7 +60,8 @@ class SocketDeadlines:
                         del self._due[key]
                         self._shut(sock, seconds)
 
-    def _shut(self, sock: socket.socket, seconds: float) -> None:
+    def _shut(self, target: Target, seconds: float) -> None:
+        sock = target if isinstance(target, socket.socket) else target()
         try:
             peer = sock.getpeername()
         except OSError:

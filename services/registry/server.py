@@ -23,6 +23,7 @@ from gunicorn.app.base import BaseApplication
 from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
+from services.registry.slow_clients import bounded_body_reads, worker_class
 from services.registry.storage import build_driver
 from shared.config import Config
 from shared.debug_http import BoundedThreadingMixIn
@@ -158,7 +159,7 @@ class RegistryServer(BaseApplication):
             "bind": [bind_address(c.http.addr)],
             "workers": c.http.workers,
             "threads": c.http.threads,
-            "worker_class": "gthread",
+            "worker_class": worker_class(c.http.timeout),
             "timeout": 300,  # a slow client pushing a large layer is not a hung worker
             "graceful_timeout": int(max(c.http.draintimeout, 5.0)),
             "keepalive": 5,
@@ -187,7 +188,7 @@ class RegistryServer(BaseApplication):
         # Runs in each worker after the fork: sinks, caches and drivers are per process.
         from services.registry.http.app import create_app
 
-        return create_app(self.config)
+        return bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
 
 
 def _child_exit(server: Any, worker: Any) -> None:
