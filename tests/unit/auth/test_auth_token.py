@@ -355,3 +355,17 @@ def test_autoredirect_through_the_app(bundle):
     assert r.headers["WWW-Authenticate"] == (
         f'Bearer realm="https://registry.example/auth/token",service="{SERVICE}",'
         'scope="repository:demo/app:pull"')
+
+
+def test_a_forged_jwk_is_a_401_through_the_app(bundle, ec_key):
+    """The whole request: 401 UNAUTHORIZED with the challenge, never a 500."""
+    client = testing.TestClient(create_app(parse_config(token_config(bundle)),
+                                           sink=RecordingSink()))
+    oct_key = _forged({"alg": "HS256", "jwk": {"kty": "oct", "k": "c2VjcmV0LXNlY3JldA"}})
+    private = issue(ec_key, "ES256",
+                    headers={"jwk": jwt.algorithms.ECAlgorithm.to_jwk(ec_key, as_dict=True)})
+    for token in (oct_key, private):
+        r = client.simulate_get("/v2/library/app/tags/list", headers=bearer(token))
+        assert r.status_code == 401, r.text
+        assert r.json["errors"][0]["code"] == "UNAUTHORIZED"
+        assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
