@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/registry.yml
-DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose
+DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose chromium
 
 .PHONY: run test lint system-deps install clean
 

@@ -1,5 +1,5 @@
 """CPU per message of consuming and acknowledging through kombu's py-amqp transport, and
-through ours that reads the socket in large pieces (``shared/amqp_transport.py``).
+through ours that reads the socket in large pieces (``shared/broker/amqp_transport.py``).
 
     .venv/bin/python benchmarks/amqp_consume_bench.py [--messages 20000] [--rounds 3]
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from shared.amqp_transport import BufferedAmqpTransport  # noqa: E402
+from shared.broker.amqp_transport import BufferedAmqpTransport  # noqa: E402
 
 EXCHANGE = Exchange("scratch.amqp-consume-bench", type="direct", durable=False)
 QUEUE = Queue("scratch.amqp-consume-bench", exchange=EXCHANGE, routing_key="k", durable=False)

@@ -46,8 +46,8 @@ from shared.broker import (  # noqa: E402
     retry_steps,
     topology_for,
 )
+from shared.broker.endpoint_record import record_queue  # noqa: E402
 from shared.config import load_config  # noqa: E402
-from shared.endpoint_record import record_queue  # noqa: E402
 from tests.e2e.procs import RegistryProcess, free_port, registry_command  # noqa: E402
 
 REPO = "bench/notify"

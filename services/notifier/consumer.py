@@ -25,9 +25,9 @@ from kombu.message import Message
 from services.notifier.acks import AckWindow
 from services.notifier.metrics import DEADLETTER_DEPTH, QUEUE_DEPTH
 from services.notifier.mover import RetryMover
-from services.notifier.outcomes import Delivery, Dropped, Outcome, RetryLater, Sink
+from services.notifier.outcomes import Delivery, Dropped, Failed, Outcome, RetryLater, Sink
 from services.notifier.pipeline import build_pipeline
-from services.notifier.retry import backoff_delay
+from services.notifier.retry import after_failure
 from shared.broker import (
     HEADER_ATTEMPTS,
     HEADER_DELIVERY_COUNT,
@@ -281,12 +281,8 @@ class EndpointConsumer(threading.Thread):
             return self.pipeline.deliver(delivery)
         except Exception as exc:  # a bug must not lose the event: count it as a failed attempt
             log.exception(kv("notification pipeline error", endpoint=self.endpoint.name))
-            attempts = delivery.attempts + 1
-            error = f"internal error: {type(exc).__name__}"
-            if attempts >= self.endpoint.threshold:
-                return Dropped(attempts=attempts, error=error)
-            return RetryLater(delay=backoff_delay(self.endpoint, attempts), attempts=attempts,
-                              error=error)
+            return after_failure(self.endpoint, delivery,
+                                 Failed(error=f"internal error: {type(exc).__name__}"))
 
     def _settle(self, producer: Producer, generation: int, block: float = 0.0) -> None:
         settled: list[Message] = []

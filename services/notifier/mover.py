@@ -5,7 +5,7 @@ by itself. Elsewhere this mover does it: when the head of a retry queue is due (
 header), it takes it (unacknowledged), republishes it to the endpoint's queue and only then
 acknowledges it. Every message of one retry queue waited the same step, so the head is always
 the first due. On Redis the head is taken only once due, in one atomic step
-(:meth:`shared.redis_broker.ReliableRedisChannel.get_due`), so no message is held unacknowledged
+(:meth:`shared.broker.redis_transport.ReliableRedisChannel.get_due`), so no message is held unacknowledged
 for long and Redis's visibility timeout can stay short; the embedded broker has no such step, so
 there the head is taken and held (a claimed file: a crash puts it back).
 

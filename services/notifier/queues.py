@@ -17,12 +17,12 @@ from typing import TextIO
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
-from shared import endpoint_record
 from shared.broker import (
     Topology,
     connect,
     dead_queue_name,
     endpoint_queue_name,
+    endpoint_record,
     retry_queue_name,
     retry_steps,
     topology_for,
@@ -87,7 +87,7 @@ def _earlier_retry_queues(topology: Topology, connection: Connection,
 def _removed_endpoints(topology: Topology, connection: Connection,
                        configured: list[str]) -> list[str]:
     """Endpoints the notifiers' record knows and the config does not: removed ones whose queues
-    are still there (:mod:`shared.endpoint_record`). No record, no names (and none created)."""
+    are still there (:mod:`shared.broker.endpoint_record`). No record, no names (and none created)."""
     if topology.queue_size(connection, endpoint_record.record_queue(topology).name) is None:
         return []
     return sorted(set(endpoint_record.stamp(connection, topology, [])) - set(configured))

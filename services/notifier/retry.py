@@ -60,9 +60,24 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def after_failure(endpoint: EndpointConfig, delivery: Delivery, failed: Failed) -> RetryLater | Dropped:
+    """What a failed attempt leads to: a later retry, or dropping the event after ``threshold``
+    attempts (at once on 410 Gone). Counted and logged here, whatever made the attempt fail."""
+    name = endpoint.name
+    attempt = delivery.attempts + 1
+    FAILED.labels(endpoint=name).inc()
+    log.warning(kv("notification failed", endpoint=name, error=failed.error, attempt=attempt))
+    if failed.gone or attempt >= endpoint.threshold:
+        DROPPED.labels(endpoint=name).inc()
+        ATTEMPTS.labels(endpoint=name).observe(attempt)
+        log.error(kv("notification dropped", endpoint=name, attempts=attempt))
+        return Dropped(attempts=attempt, error=failed.error)
+    delay = backoff_delay(endpoint, attempt, failed.retry_after)
+    return RetryLater(delay=delay, attempts=attempt, error=failed.error)
+
+
 class RetrySink:
-    """Decides what a failed attempt leads to: a later retry, or dropping the event after
-    ``threshold`` attempts (at once on 410 Gone)."""
+    """Turns a failed attempt into its consequence (:func:`after_failure`)."""
 
     def __init__(self, endpoint: EndpointConfig, inner: Sink):
         self.endpoint = endpoint
@@ -72,14 +87,4 @@ class RetrySink:
         outcome = self.inner.deliver(delivery)
         if not isinstance(outcome, Failed):
             return outcome
-        name = self.endpoint.name
-        attempt = delivery.attempts + 1
-        FAILED.labels(endpoint=name).inc()
-        log.warning(kv("notification failed", endpoint=name, error=outcome.error, attempt=attempt))
-        if outcome.gone or attempt >= self.endpoint.threshold:
-            DROPPED.labels(endpoint=name).inc()
-            ATTEMPTS.labels(endpoint=name).observe(attempt)
-            log.error(kv("notification dropped", endpoint=name, attempts=attempt))
-            return Dropped(attempts=attempt, error=outcome.error)
-        delay = backoff_delay(self.endpoint, attempt, outcome.retry_after)
-        return RetryLater(delay=delay, attempts=attempt, error=outcome.error)
+        return after_failure(self.endpoint, delivery, outcome)

@@ -3,7 +3,7 @@
 Run as many notifier processes as you like: they compete for each endpoint's queue. At start a
 disabled endpoint's queue is unbound from the events exchange, so it stops collecting events;
 so is, at start and every minute, the queue of an endpoint removed from the config
-(:mod:`shared.endpoint_record` tells which).
+(:mod:`shared.broker.endpoint_record` tells which).
 
 A broker outage is waited out. Queues that exist with another type than ``queuetype`` are not:
 that lasts until someone deletes them, so the notifier logs it once and exits with
@@ -25,18 +25,19 @@ from kombu import Connection
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
-from shared import endpoint_record
+from services.notifier.metrics import export_endpoints
 from shared.broker import (
     QueueConflict,
     connect,
     embedded_directory,
     enabled_endpoints,
+    endpoint_record,
     topology_for,
 )
+from shared.broker.embedded import recover_claimed
+from shared.broker.redis_transport import client_for, recover_claims, warn_if_not_persistent
 from shared.config import Config
-from shared.embedded_broker import recover_claimed
 from shared.logfmt import kv
-from shared.redis_broker import client_for, recover_claims, warn_if_not_persistent
 
 log = logging.getLogger("notifier")
 
@@ -141,6 +142,7 @@ def run(config: Config, serve_debug: bool) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     endpoints = enabled_endpoints(config)
+    export_endpoints(e.name for e in endpoints)
     for endpoint in config.notifications.endpoints:
         if endpoint.disabled:
             log.info(kv("endpoint disabled, not consuming", endpoint=endpoint.name))

@@ -25,22 +25,18 @@ from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
 from services.registry.slow_clients import bounded_body_reads, worker_class
 from services.registry.storage import build_driver
+from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
 from shared.debug_http import BoundedThreadingMixIn
+from shared.listen import bind_address
 from shared.logfmt import formatter_for, kv, quote
 from shared.metrics import mark_process_dead, render_latest
-from shared.redis_broker import client_for, warn_if_not_persistent
 
 # The debug server and the upload purger are threads in gunicorn's master, which forks workers
 # while they run: everything they import is imported here, before any fork, so a worker never
 # inherits a module lock held by one of them mid-import.
 
 log = logging.getLogger("registry.server")
-
-
-def bind_address(addr: str) -> str:
-    """``:5000`` -> ``0.0.0.0:5000``; ``[::]:5000`` and ``host:port`` as they are."""
-    return f"0.0.0.0{addr}" if addr.startswith(":") else addr
 
 
 def _json(start_response: Any, status: str, doc: dict) -> list[bytes]:

@@ -106,8 +106,11 @@ def test_a_wheel_builds_from_exactly_what_the_build_stage_copies(tmp_path):
     assert result.returncode == 0, result.stderr
     (wheel,) = (tmp_path / "wheels").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for module in ("services/cli.py", "shared/config.py", "services/registry/metrics.py",
-                   "services/notifier/metrics.py"):
+    for module in ("services/cli.py", "shared/config/loader.py", "shared/broker/topology.py",
+                   "services/registry/metrics.py", "services/notifier/metrics.py",
+                   "services/console/app.py",
+                   # the console's package data: without it `registry console` serves nothing
+                   "services/console/templates/base.html", "services/console/static/console.js"):
         assert module in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "registry = services.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -42,7 +42,7 @@ def test_a_stopped_process_leaves_no_metrics_folder(tmp_path, rabbitmq_url, comm
             with Connection(rabbitmq_url) as conn:
                 for suffix in ("", ".requeue", ".delay", ".dead"):
                     conn.default_channel.exchange_delete(exchange + suffix)
-                # the notifiers' record of endpoints (shared.endpoint_record)
+                # the notifiers' record of endpoints (shared.broker.endpoint_record)
                 conn.default_channel.queue_delete(f"registry.endpoints.{exchange}")
     assert process.proc.returncode == 0, process.log_text()[-2000:]
     assert list(tmpdir.iterdir()) == []

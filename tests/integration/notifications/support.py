@@ -32,10 +32,10 @@ from shared.broker import (
     retry_steps,
     topology_for,
 )
+from shared.broker.endpoint_record import record_queue
+from shared.broker.redis_transport import forget_claims
 from shared.config import Config, load_config
-from shared.endpoint_record import record_queue
 from shared.events import BLOB_MEDIA_TYPE, Event, RequestRecord, Source, Target
-from shared.redis_broker import forget_claims
 from tests.conftest import free_port, port_open  # noqa: F401 - re-exported for this folder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

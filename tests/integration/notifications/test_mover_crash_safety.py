@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from shared.broker import HEADER_DUE, connect, retry_queue_name, retry_steps, topology_for
-from shared.redis_broker import CLAIM_PREFIX, CLAIMS_SET
+from shared.broker.redis_transport import CLAIM_PREFIX, CLAIMS_SET
 from tests.integration.notifications.support import (
     DIE_BEFORE_RECORDING,
     REPO_ROOT,

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from shared.broker import endpoint_queue_name
-from shared.redis_broker import CLAIM_PREFIX, CLAIMS_SET
+from shared.broker.redis_transport import CLAIM_PREFIX, CLAIMS_SET
 from tests.integration.notifications.support import (
     DIE_BEFORE_RECORDING,
     REPO_ROOT,

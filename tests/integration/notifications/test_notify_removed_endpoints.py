@@ -11,8 +11,7 @@ import time
 import pytest
 from kombu import Producer
 
-from shared import endpoint_record
-from shared.broker import connect, dead_queue_name, endpoint_queue_name, topology_for
+from shared.broker import connect, dead_queue_name, endpoint_queue_name, endpoint_record, topology_for
 from tests.integration.notifications.support import Deployment, endpoint, make_event
 from tests.integration.notifications.test_notify_queues import NOWHERE, park, sizes
 

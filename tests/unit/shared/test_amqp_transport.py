@@ -9,7 +9,7 @@ import threading
 import pytest
 from amqp.exceptions import UnexpectedFrame
 
-from shared.amqp_transport import BufferedTCPTransport
+from shared.broker.amqp_transport import BufferedTCPTransport
 
 FRAME_END = b"\xce"
 

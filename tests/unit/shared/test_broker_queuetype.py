@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.broker import QueueConflict, _existing_type, ignored_queue_type, topology_for
+from shared.broker import QueueConflict, ignored_queue_type, topology_for
+from shared.broker.conflict import existing_type
 from shared.config import ConfigError, EndpointConfig, load_config, parse_config
 
 BASE = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": "/tmp/r"}}}
@@ -132,7 +133,7 @@ OTHER = ("PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' i
     ("something else entirely", "quorum", None),
 ])
 def test_the_existing_type_is_read_from_rabbitmqs_refusal(detail, wanted, existing):
-    assert _existing_type(detail, wanted) == existing
+    assert existing_type(detail, wanted) == existing
 
 
 def test_a_conflict_names_the_queue_its_type_and_the_way_out():

@@ -1,6 +1,6 @@
 """Which endpoints count as removed from the config, by the broker's record of them."""
 
-from shared.endpoint_record import REMOVED_AFTER, _merge, removed
+from shared.broker.endpoint_record import REMOVED_AFTER, _merge, removed
 
 NOW = 10_000.0
 

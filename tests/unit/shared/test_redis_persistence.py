@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.redis_broker import persistence_gap
+from shared.broker.redis_transport import persistence_gap
 
 
 @pytest.mark.parametrize("settings", [

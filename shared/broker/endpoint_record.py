@@ -24,7 +24,8 @@ from collections.abc import Iterable
 
 from kombu import Connection, Producer, Queue
 
-from shared.broker import Topology, endpoint_queue_name
+from shared.broker.names import endpoint_queue_name
+from shared.broker.topology import Topology
 
 RECORD_INTERVAL = 60.0
 REMOVED_AFTER = 600.0
