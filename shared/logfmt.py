@@ -1,6 +1,9 @@
 """Structured, one-line logs: ``<time> <LEVEL> <message> key=value key=value``.
 
-Call sites pass fields with :func:`fields`; values that contain spaces or quotes are quoted.
+Call sites pass fields with :func:`kv`; values that contain spaces, quotes, ``=`` or any control
+character are quoted and escaped (JSON string syntax), so a value taken from a request (a path
+with ``%0A``, a User-Agent) can neither start a forged line nor add a forged field. The
+formatters escape control characters left in a message given whole (gunicorn's own lines).
 Secrets never reach here: callers pass header *names*, never values.
 """
 
@@ -8,41 +11,62 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
 
 from shared.config import LogConfig
 
+# C0 and C1 controls (NEL \x85 among them), DEL, and the Unicode line and paragraph separators:
+# each ends a line for some log reader or drives a terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NEEDS_QUOTES = re.compile(r'[\s"=\x00-\x1f\x7f-\x9f\u2028\u2029]')
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\u001b``)."""
+    return _CONTROL.sub(_escape_control, text)
+
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
            "warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.CRITICAL,
            "panic": logging.CRITICAL}
 
 
-def _quote(value: Any) -> str:
+def quote(value: Any) -> str:
+    """One logged value: as it is when that is safe, else a JSON string (every control
+    character escaped, non-ASCII as ``\\uXXXX``)."""
     text = str(value)
-    if text == "" or any(c in text for c in ' "=\n\t'):
-        return json.dumps(text)
+    if text == "" or _NEEDS_QUOTES.search(text):
+        return escape_controls(json.dumps(text))  # json.dumps leaves DEL as it is
     return text
 
 
 def kv(message: str, **values: Any) -> str:
     """``kv("notification sent", endpoint="a")`` -> ``notification sent endpoint=a``."""
     parts = [message]
-    parts.extend(f"{k}={_quote(v)}" for k, v in values.items() if v is not None)
+    parts.extend(f"{k}={quote(v)}" for k, v in values.items() if v is not None)
     return " ".join(parts)
 
 
 class KeyValueFormatter(logging.Formatter):
     def __init__(self, static_fields: dict[str, str] | None = None):
         super().__init__()
-        self.static = "".join(f" {k}={_quote(v)}" for k, v in (static_fields or {}).items())
+        self.static = "".join(f" {k}={quote(v)}" for k, v in (static_fields or {}).items())
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        line = f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {record.getMessage()}{self.static}"
+        message = escape_controls(record.getMessage())
+        line = f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {message}{self.static}"
         if record.exc_info:
-            line += " error=" + _quote(self.formatException(record.exc_info).splitlines()[-1])
+            line += " error=" + quote(self.formatException(record.exc_info).splitlines()[-1])
         return line
 
 

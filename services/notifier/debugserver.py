@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+from shared.debug_http import BoundedThreadingMixIn
 from shared.metrics import render_latest
+
+
+class DebugHTTPServer(BoundedThreadingMixIn, HTTPServer):
+    """Bounded threads and time per connection (see shared.debug_http)."""
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -17,7 +22,7 @@ def parse_addr(addr: str) -> tuple[str, int]:
 
 
 def start_debug_server(addr: str, health: Callable[[], dict[str, Any]],
-                       metrics_path: str = "/metrics") -> ThreadingHTTPServer:
+                       metrics_path: str = "/metrics") -> HTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             path = self.path.split("?", 1)[0]
@@ -40,7 +45,6 @@ def start_debug_server(addr: str, health: Callable[[], dict[str, Any]],
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             return  # scrapes every few seconds would drown the delivery log
 
-    server = ThreadingHTTPServer(parse_addr(addr), Handler)
-    server.daemon_threads = True
+    server = DebugHTTPServer(parse_addr(addr), Handler)
     threading.Thread(target=server.serve_forever, name="debug-http", daemon=True).start()
     return server

@@ -15,6 +15,7 @@ from typing import TextIO
 from services.registry.domain import layout
 from services.registry.domain.catalog import repositories
 from services.registry.domain.digests import is_digest
+from services.registry.domain.manifests import JSON_ERRORS
 from services.registry.storage import PathNotFound, StorageDriver, build_driver
 from shared.config import Config
 
@@ -53,7 +54,7 @@ def _tagged(driver: StorageDriver, repo: str) -> set[str]:
 def _parse(driver: StorageDriver, digest: str) -> dict | None:
     try:
         doc = json.loads(driver.get_content(layout.blob_data(digest)))
-    except (PathNotFound, ValueError, UnicodeDecodeError):
+    except (PathNotFound, *JSON_ERRORS):
         return None
     return doc if isinstance(doc, dict) else None
 

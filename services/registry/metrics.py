@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-# handler: the reference's route names: base, manifest, tags, blob, blob_upload,
-# blob_upload_chunk, catalog, referrers
+# Label values taken from a request come from a fixed set, so a client cannot add series:
+# handler is a route name (base, manifest, tags, blob, blob_upload, blob_upload_chunk, catalog,
+# referrers, or "unknown" for a path that is none), method goes through method_label().
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label of a request: its method when the API has it, else ``other``
+    (``curl -X XQZONE`` made a series per invented method and route)."""
+    return method if method in KNOWN_METHODS else "other"
+
+
 HTTP_REQUESTS = Counter(
     "registry_http_requests_total", "HTTP requests served", ["handler", "method", "code"]
 )

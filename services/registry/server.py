@@ -23,11 +23,13 @@ from gunicorn.app.base import BaseApplication
 from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
+from services.registry.slow_clients import bounded_body_reads, worker_class
 from services.registry.storage import build_driver
 from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
+from shared.debug_http import BoundedThreadingMixIn
 from shared.listen import bind_address
-from shared.logfmt import formatter_for, kv
+from shared.logfmt import formatter_for, kv, quote
 from shared.metrics import mark_process_dead, render_latest
 
 # The debug server and the upload purger are threads in gunicorn's master, which forks workers
@@ -73,19 +75,8 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
-class _ThreadingWSGIServer(WSGIServer):
-    daemon_threads = True
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        threading.Thread(target=self._handle, args=(request, client_address), daemon=True).start()
-
-    def _handle(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
+class _DebugWSGIServer(BoundedThreadingMixIn, WSGIServer):
+    """Bounded threads and time per connection: it runs in gunicorn's master."""
 
 
 def start_debug_server(config: Config) -> WSGIServer | None:
@@ -93,7 +84,7 @@ def start_debug_server(config: Config) -> WSGIServer | None:
         return None
     host, port = bind_address(config.http.debug_addr).rsplit(":", 1)
     server = make_server(host.strip("[]"), int(port), debug_app(config),
-                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+                         server_class=_DebugWSGIServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="debug-server", daemon=True).start()
     log.info(kv("debug server listening", addr=config.http.debug_addr))
     return server
@@ -123,15 +114,27 @@ def start_upload_purger(config: Config) -> threading.Thread | None:
     return thread
 
 
-# One line per request in the same key=value form as every other log line.
+# One line per request in the same key=value form as every other log line. Every value is
+# quoted as kv() quotes it (see _QuotedAtoms): the path and the User-Agent are the client's.
 ACCESS_LOG_FORMAT = ('http request method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s '
-                     'duration_ms=%(M)s addr=%(h)s useragent="%(a)s"')
+                     'duration_ms=%(M)s addr=%(h)s useragent=%(a)s')
+
+
+class _QuotedAtoms(glogging.SafeAtoms):
+    """gunicorn's access log values, each quoted and escaped as every logged value is: a
+    ``%0A`` in a path or a quote in a User-Agent can neither start a line nor add a field.
+    (gunicorn's own wrapper only escapes double quotes.)"""
+
+    def __init__(self, atoms: dict[str, Any]):
+        dict.__init__(self, {k: quote(v) if isinstance(v, str) else v for k, v in atoms.items()})
 
 
 def gunicorn_logger_class(config: Config) -> type[glogging.Logger]:
     """gunicorn's error and access logs, formatted like ours."""
 
     class Logger(glogging.Logger):
+        atoms_wrapper_class = _QuotedAtoms
+
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
             for logger in (self.error_log, self.access_log):
@@ -152,7 +155,7 @@ class RegistryServer(BaseApplication):
             "bind": [bind_address(c.http.addr)],
             "workers": c.http.workers,
             "threads": c.http.threads,
-            "worker_class": "gthread",
+            "worker_class": worker_class(c.http.timeout),
             "timeout": 300,  # a slow client pushing a large layer is not a hung worker
             "graceful_timeout": int(max(c.http.draintimeout, 5.0)),
             "keepalive": 5,
@@ -181,7 +184,7 @@ class RegistryServer(BaseApplication):
         # Runs in each worker after the fork: sinks, caches and drivers are per process.
         from services.registry.http.app import create_app
 
-        return create_app(self.config)
+        return bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
 
 
 def _child_exit(server: Any, worker: Any) -> None:

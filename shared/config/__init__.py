@@ -9,7 +9,8 @@ Environment variables override keys the reference's way: ``REGISTRY_HTTP_ADDR`` 
 One module per section, each holding its dataclasses and the function that reads them
 (:mod:`~shared.config.storage`, :mod:`~shared.config.http`, :mod:`~shared.config.auth`,
 :mod:`~shared.config.log`, :mod:`~shared.config.redis_settings`,
-:mod:`~shared.config.notifications`, :mod:`~shared.config.console`);
+:mod:`~shared.config.notifications`, :mod:`~shared.config.console`,
+:mod:`~shared.config.validation`);
 :mod:`~shared.config.loader` puts the file together.
 The names below are re-exported for the services.
 """
@@ -17,7 +18,7 @@ The names below are re-exported for the services.
 from shared.config.auth import AuthConfig, HtpasswdConfig, TokenAuthConfig
 from shared.config.console import ConsoleConfig
 from shared.config.errors import ConfigError
-from shared.config.http import HttpConfig
+from shared.config.http import HttpConfig, HttpTimeoutConfig
 from shared.config.loader import Config, load_config, parse_config
 from shared.config.log import LogConfig
 from shared.config.notifications import (
@@ -32,11 +33,13 @@ from shared.config.notifications import (
 from shared.config.redis_settings import RedisConfig
 from shared.config.secrets import expand_secret
 from shared.config.storage import CacheConfig, S3Config, StorageConfig, UploadPurgingConfig
+from shared.config.validation import ValidationConfig
 
 __all__ = [
     "EVENT_ACTIONS", "EVENT_FORMATS", "QUEUE_TYPES", "AuthConfig", "BrokerConfig", "CacheConfig",
     "Config", "ConfigError", "ConsoleConfig", "EndpointConfig", "EndpointTLSConfig", "HtpasswdConfig",
-    "HttpConfig", "LogConfig", "NotificationsConfig", "RedisConfig", "S3Config",
-    "StorageConfig", "TokenAuthConfig", "UploadPurgingConfig", "expand_secret", "load_config",
+    "HttpConfig", "HttpTimeoutConfig", "LogConfig", "NotificationsConfig", "RedisConfig", "S3Config",
+    "StorageConfig", "TokenAuthConfig", "UploadPurgingConfig", "ValidationConfig",
+    "expand_secret", "load_config",
     "parse_config",
 ]

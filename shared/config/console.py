@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from shared.config.errors import ConfigError
+from shared.config.http import is_listen_address
 from shared.config.section import Section
 
 DEFAULT_CONSOLE_ADDR = ":5002"
-_ADDR = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+$")
-_USER = re.compile(r"^[^\s:]+$")
+# Used with fullmatch: "$" also matches before a final newline.
+_USER = re.compile(r"[^\s:]+")
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,11 @@ class ConsoleConfig:
 
 def parse_console(console: Section) -> ConsoleConfig:
     addr = console.str("addr")
-    if addr is not None and not _ADDR.match(addr):
+    if addr is not None and not is_listen_address(addr):
         raise ConfigError("console.addr", f"expected host:port or :port, got {addr!r}")
     operators = console.strings("operators")
     for i, name in enumerate(operators):
-        if not _USER.match(name):
+        if not _USER.fullmatch(name):
             raise ConfigError(f"console.operators.{i}", f"not a user name: {name!r}")
     registry = console.str("registry")
     if registry is not None:

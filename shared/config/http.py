@@ -1,4 +1,5 @@
-"""The ``http`` section: listen addresses, TLS, the debug server, our worker settings."""
+"""The ``http`` section: listen addresses, TLS, the debug server, our worker settings and
+our client timeouts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from urllib.parse import urlparse
 
 from shared.config.errors import ConfigError
 from shared.config.section import Section
+
+
+@dataclass(frozen=True)
+class HttpTimeoutConfig:
+    """``http.timeout`` (ours; the reference has no such keys): how long a client may take to
+    send a request's line and headers (``header``, from when its connection is taken up), and
+    how long it may leave a request body without sending more (``body``, so a slow upload
+    that keeps moving is never cut)."""
+
+    header: float = 30.0
+    body: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,12 +38,21 @@ class HttpConfig:
     workers: int = 2
     threads: int = 8
     draintimeout: float = 0.0
+    timeout: HttpTimeoutConfig = field(default_factory=HttpTimeoutConfig)
 
+
+# Used with fullmatch: "$" would also match before a final newline (":5000\n").
+_ADDR = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+")
+
+
+def is_listen_address(addr: str) -> bool:
+    """``host:port``, ``:port`` or ``[v6]:port``."""
+    return _ADDR.fullmatch(addr) is not None
 
 
 def parse_http(http: Section) -> HttpConfig:
     addr = http.str("addr", ":5000") or ":5000"
-    if not re.match(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+$", addr):
+    if not is_listen_address(addr):
         raise ConfigError("http.addr", f"expected host:port or :port, got {addr!r}")
     host = http.str("host")
     if host and not urlparse(host).scheme:
@@ -40,7 +61,7 @@ def parse_http(http: Section) -> HttpConfig:
     debug = http.section("debug")
     prometheus = debug.section("prometheus")
     debug_addr = debug.str("addr")
-    if debug_addr and not re.match(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d+$", debug_addr):
+    if debug_addr and not is_listen_address(debug_addr):
         raise ConfigError("http.debug.addr", f"expected host:port or :port, got {debug_addr!r}")
     return HttpConfig(
         addr=addr,
@@ -57,4 +78,15 @@ def parse_http(http: Section) -> HttpConfig:
         workers=http.int("workers", 2, minimum=1) or 2,
         threads=http.int("threads", 8, minimum=1) or 8,
         draintimeout=http.duration("draintimeout", 0.0) or 0.0,
+        timeout=parse_http_timeout(http.section("timeout")),
     )
+
+
+def parse_http_timeout(t: Section) -> HttpTimeoutConfig:
+    values = {}
+    for name in ("header", "body"):
+        seconds = t.duration(name, getattr(HttpTimeoutConfig, name))
+        if not seconds or seconds <= 0:
+            raise ConfigError(t.key(name), "must be a positive duration (e.g. 30s)")
+        values[name] = seconds
+    return HttpTimeoutConfig(**values)

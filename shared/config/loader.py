@@ -20,6 +20,7 @@ from shared.config.notifications import NotificationsConfig, parse_notifications
 from shared.config.redis_settings import RedisConfig, parse_redis
 from shared.config.section import Section
 from shared.config.storage import StorageConfig, parse_storage
+from shared.config.validation import ValidationConfig, parse_validation
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Config:
     redis: RedisConfig | None = None
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     ignored_keys: tuple[str, ...] = ()
     source: str | None = None
 
@@ -104,6 +106,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         redis=parse_redis(root.section("redis")) if root.has("redis") else None,
         notifications=parse_notifications(root.section("notifications")),
         console=parse_console(root.section("console")),
+        validation=parse_validation(root.section("validation")),
         source=source,
     )
     if config.storage.cache.blobdescriptor == "redis" and not (config.redis and config.redis.addrs):

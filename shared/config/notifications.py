@@ -124,12 +124,12 @@ def _signing_secrets(signing: Section) -> list[str]:
     return secrets
 
 
-_ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENDPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # fullmatch
 
 
 def _endpoint(e: Section) -> EndpointConfig:
     name = e.str("name", required=True) or ""
-    if not _ENDPOINT_NAME.match(name):
+    if not _ENDPOINT_NAME.fullmatch(name):
         raise ConfigError(e.key("name"), f"use letters, digits, '.', '_' and '-' only, got {name!r}")
     url = e.str("url", required=True) or ""
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 from shared.config.errors import ConfigError
 
-_SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+_SECRET_REF = re.compile(r"\$\{(env|file):([^}]+)\}")  # fullmatch: "$" allows a final newline
 
 
 def is_secret_reference(value: str) -> bool:
-    return _SECRET_REF.match(value.strip()) is not None
+    return _SECRET_REF.fullmatch(value.strip()) is not None
 
 
 def expand_secret(value: str, key: str) -> str:
     """``${env:NAME}`` and ``${file:/path}`` let a secret live outside the config file
     (a Kubernetes Secret mounted as a file or an environment variable)."""
-    match = _SECRET_REF.match(value.strip())
+    match = _SECRET_REF.fullmatch(value.strip())
     if not match:
         return value
     kind, ref = match.groups()

@@ -109,7 +109,7 @@ class Section:
                 values = [values]  # the reference wants a list; a lone value is what was meant
             if not isinstance(values, list):
                 raise ConfigError(key, f"expected a list of values, got {values!r}")
-            if not _HEADER_NAME.match(str(header)):
+            if not _HEADER_NAME.fullmatch(str(header)):
                 raise ConfigError(key, "not a valid HTTP header name")
             if not secrets and any(is_secret_reference(str(v)) for v in values):
                 raise ConfigError(key, "${env:...} and ${file:...} are expanded only in webhook "
@@ -125,7 +125,8 @@ class Section:
         return out
 
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Patterns on input are used with fullmatch: "$" also matches before a final newline.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def _sendable(value: str) -> bool:

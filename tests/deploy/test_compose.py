@@ -152,6 +152,17 @@ def test_the_registry_config_compose_mounts_is_valid(compose, tmp_path):
     assert "8080" in receiver["command"]
 
 
+def test_the_debug_listener_is_reachable_only_where_it_must_be(compose):
+    """/metrics and /debug/* have no authentication: ``make run``'s sample binds them to
+    loopback; in compose they listen on the containers' network for Prometheus, and no port of
+    theirs is published on the host."""
+    sample = load_config(REPO / "config/registry.yml", environ={})
+    assert sample.http.debug_addr == "127.0.0.1:5001" and sample.http.prometheus_enabled
+    for name in ("registry", "notifier"):
+        published = [str(p) for p in compose["services"][name].get("ports", [])]
+        assert not any("5001" in p for p in published), (name, published)
+
+
 def test_the_image_default_config_is_valid():
     config = load_config(REPO / "deploy/image/config.yml", environ={})
     assert config.ignored_keys == ()

@@ -178,6 +178,35 @@ def test_out_of_order_and_overlapping_chunks_get_416(module_registry):
     assert requests.get(f"{reg.url}/v2/{repo}/blobs/{digest_of(data[:10])}").content == data[:10]
 
 
+def test_closing_put_out_of_order_gets_416_and_keeps_the_session(module_registry):
+    """A final chunk whose Content-Range does not start at the session's offset: refused as
+    an out-of-order PATCH is, with the session and its Range kept, and the upload can go on."""
+    reg, repo = module_registry, "bad/closing-range"
+    data = os.urandom(30)
+    with storage_unchanged(reg, repo):
+        location = start_upload(reg, repo)
+        first = requests.patch(location, data=data[:10], headers={
+            "Content-Range": "0-9", "Content-Type": "application/octet-stream"})
+        assert first.status_code == 202, first.text
+        location = first.headers["Location"]
+        location = location if location.startswith("http") else reg.url + location
+        for content_range, chunk in (("20-29", data[20:]), ("5-24", data[5:25])):
+            r = requests.put(location, params={"digest": digest_of(data)}, data=chunk, headers={
+                "Content-Range": content_range, "Content-Type": "application/octet-stream"})
+            assert r.status_code == 416, (content_range, r.status_code, r.text)
+            assert error_codes(r) == ["RANGE_INVALID"]
+            assert r.headers["Range"] == "0-9"
+            assert r.headers["Docker-Upload-UUID"]
+        status = requests.get(location)
+        assert status.status_code == 204
+        assert status.headers["Range"] == "0-9"
+    assert_no_blob(reg, repo, digest_of(data))
+    done = requests.put(location, params={"digest": digest_of(data)}, data=data[10:], headers={
+        "Content-Range": "10-29", "Content-Type": "application/octet-stream"})
+    assert done.status_code == 201, done.text
+    assert requests.get(f"{reg.url}/v2/{repo}/blobs/{digest_of(data)}").content == data
+
+
 # ------------------------------------------------------------------ names
 
 BAD_NAMES = {
@@ -255,6 +284,82 @@ def test_manifest_with_unknown_blob_is_refused(module_registry):
                         headers={"Accept": OCI_MANIFEST}).status_code == 404
     assert requests.get(f"{reg.url}/v2/{repo}/manifests/{digest_of(body)}",
                         headers={"Accept": OCI_MANIFEST}).status_code == 404
+
+
+@pytest.mark.parametrize("index_type, child_type", [
+    ("application/vnd.oci.image.index.v1+json", OCI_MANIFEST),
+    ("application/vnd.docker.distribution.manifest.list.v2+json",
+     "application/vnd.docker.distribution.manifest.v2+json"),
+], ids=["oci-index", "docker-list"])
+def test_index_with_a_missing_child_is_manifest_blob_unknown(module_registry, index_type,
+                                                              child_type):
+    """What the reference answers (clients and conformance suites expect it)."""
+    reg, repo = module_registry, "bad/missing-child"
+    push_blob(reg, repo, b"seed so the repository exists")
+    missing = digest_of(b"a child manifest never pushed")
+    body = json.dumps({"schemaVersion": 2, "mediaType": index_type, "manifests": [
+        {"mediaType": child_type, "digest": missing, "size": 30,
+         "platform": {"architecture": "amd64", "os": "linux"}}]}).encode()
+    with storage_unchanged(reg, repo):
+        r = requests.put(f"{reg.url}/v2/{repo}/manifests/multi", data=body,
+                         headers={"Content-Type": index_type})
+        assert r.status_code == 400, (r.status_code, r.text)
+        assert error_codes(r) == ["MANIFEST_BLOB_UNKNOWN"]
+
+
+FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+
+
+def test_urls_do_not_excuse_a_missing_blob(module_registry):
+    """``urls`` on a config or an ordinary layer does not skip the existence check, and a
+    foreign layer's URL must be http(s) and allowed (by default none is, as in the
+    reference): nothing is stored, and nothing is served back."""
+    reg, repo = module_registry, "bad/urls"
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    config_digest = push_blob(reg, repo, config)
+    absent = digest_of(b"never pushed")
+    base = json.loads(image_manifest(config_digest, len(config), []))
+    with_config_urls = {**base, "config": {"mediaType": OCI_CONFIG, "digest": absent, "size": 12,
+                                           "urls": ["https://example.com/config"]}}
+    with_layer_urls = {**base, "layers": [{"mediaType": LAYER, "digest": absent, "size": 12,
+                                           "urls": ["https://example.com/layer"]}]}
+    passwd = {**base, "layers": [{"mediaType": FOREIGN_LAYER, "digest": absent, "size": 12,
+                                  "urls": ["file:///etc/passwd"]}]}
+    elsewhere = {**base, "layers": [{"mediaType": FOREIGN_LAYER, "digest": absent, "size": 12,
+                                     "urls": ["https://example.com/layer"]}]}
+    cases = [(with_config_urls, "MANIFEST_BLOB_UNKNOWN"), (with_layer_urls, "MANIFEST_BLOB_UNKNOWN"),
+             (passwd, "MANIFEST_INVALID"), (elsewhere, "MANIFEST_INVALID")]
+    with storage_unchanged(reg, repo):
+        for doc, code in cases:
+            body = json.dumps(doc).encode()
+            r = put_manifest(reg, repo, "v1", body)
+            assert r.status_code == 400, (doc, r.status_code, r.text)
+            assert error_codes(r) == [code], doc
+            assert requests.get(f"{reg.url}/v2/{repo}/manifests/{digest_of(body)}",
+                                headers={"Accept": OCI_MANIFEST}).status_code == 404
+
+
+def test_a_foreign_layer_at_an_allowed_url_is_accepted(start_registry):
+    reg = start_registry(extra_config={"validation": {"manifests": {"urls": {
+        "allow": [r"^https://layers\.example\.com/"], "deny": [r"/private/"]}}}})
+    repo = "urls/allowed"
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    config_digest = push_blob(reg, repo, config)
+    base = json.loads(image_manifest(config_digest, len(config), []))
+    absent = digest_of(b"fetched from layers.example.com")
+
+    def with_url(url: str) -> bytes:
+        return json.dumps({**base, "layers": [{"mediaType": FOREIGN_LAYER, "digest": absent,
+                                               "size": 31, "urls": [url]}]}).encode()
+
+    body = with_url("https://layers.example.com/public/layer.tar.gz")
+    r = put_manifest(reg, repo, "v1", body)
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{reg.url}/v2/{repo}/manifests/v1",
+                        headers={"Accept": OCI_MANIFEST}).content == body
+    for url in ("https://layers.example.com/private/layer.tar.gz", "https://other.example/x"):
+        r = put_manifest(reg, repo, "v2", with_url(url))
+        assert r.status_code == 400 and error_codes(r) == ["MANIFEST_INVALID"], (url, r.text)
 
 
 def test_malformed_json_manifest_is_manifest_invalid(module_registry):
@@ -405,3 +510,28 @@ def test_manifest_put_by_wrong_digest_is_refused(module_registry):
     for ref in (wrong, digest_of(body)):
         assert requests.head(f"{reg.url}/v2/{repo}/manifests/{ref}",
                              headers={"Accept": OCI_MANIFEST}).status_code == 404
+
+
+def test_tag_with_a_trailing_newline_is_tag_invalid(module_registry):
+    """``v2%0A`` arrives as the tag ``v2\\n``: refused, never listed."""
+    reg, repo = module_registry, "bad/newline-tag"
+    config_digest = push_blob(reg, repo, b"{}")
+    body = image_manifest(config_digest, 2, [])
+    with storage_unchanged(reg, repo):
+        status, answer = raw_request(reg, "PUT", f"/v2/{repo}/manifests/v2%0A", body,
+                                     {"Content-Type": OCI_MANIFEST})
+        assert status == 400, answer[:300]
+        assert error_codes(json.loads(answer)) == ["TAG_INVALID"]
+    tags = requests.get(f"{reg.url}/v2/{repo}/tags/list")
+    assert tags.status_code in (200, 404)
+    assert "v2\n" not in (tags.json().get("tags") or [])
+
+
+def test_deeply_nested_manifest_is_manifest_invalid(module_registry):
+    """100,000 ``[``: deeper than the JSON parser recurses, a 400, never a 500."""
+    reg, repo = module_registry, "bad/deep"
+    push_blob(reg, repo, b"seed so the repository exists")
+    with storage_unchanged(reg, repo):
+        r = put_manifest(reg, repo, "v1", b"[" * 100_000)
+        assert r.status_code == 400, (r.status_code, r.text[:300])
+        assert error_codes(r) == ["MANIFEST_INVALID"]

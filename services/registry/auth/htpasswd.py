@@ -4,7 +4,8 @@ Like the reference, only bcrypt (``$2y$``/``$2a$``/``$2b$``) entries can succeed
 re-read when its mtime, size or inode changes, so users can be added without a restart.
 A bcrypt check costs tens of milliseconds and a push makes dozens of requests, so a
 successful (user, password) pair is remembered as a keyed HMAC (never the password) until the
-file changes.
+file changes. A failure costs one bcrypt check at a cost the file uses, whether the user exists
+or not (see :meth:`HtpasswdAuthenticator.dummy_cost`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ from shared.logfmt import kv
 log = logging.getLogger(__name__)
 
 _REMEMBERED_MAX = 4096
-# Checked against when the user is unknown, so a wrong user costs the time a wrong password
-# does and response times do not reveal which users exist.
-_DUMMY_HASH = b"$2b$10$XHcxTiGdA.y0gk.6yaX.ledK2x54O6E5vQ6.8YcjtRUbayHaSTc36"
+# An unknown user (or a known one whose entry is not bcrypt, which can never succeed) is checked
+# against this salt and hash at a cost the file's own entries use, so it takes the time a wrong
+# password takes and response times do not reveal which users exist. bcrypt's time is set by
+# the cost in the hash alone: any cost can be put in front of the same 53 characters.
+_DUMMY_SALT_AND_HASH = b"XHcxTiGdA.y0gk.6yaX.ledK2x54O6E5vQ6.8YcjtRUbayHaSTc36"
+_DEFAULT_COST = 10
+_BCRYPT_PREFIXES = (b"$2y$", b"$2a$", b"$2b$")
 
 
 def parse_htpasswd(text: str) -> dict[str, bytes]:
@@ -50,8 +55,19 @@ def parse_htpasswd(text: str) -> dict[str, bytes]:
     return entries
 
 
+def bcrypt_cost(hashed: bytes) -> int | None:
+    """The cost of a bcrypt entry (``$2y$05$...`` -> 5); None for anything else."""
+    if not hashed.startswith(_BCRYPT_PREFIXES) or hashed[6:7] != b"$" or not hashed[4:6].isdigit():
+        return None
+    return int(hashed[4:6])
+
+
+def dummy_hash(cost: int) -> bytes:
+    return b"$2b$%02d$" % cost + _DUMMY_SALT_AND_HASH
+
+
 def check_bcrypt(password: str, hashed: bytes) -> bool:
-    if not hashed.startswith((b"$2y$", b"$2a$", b"$2b$")):
+    if not hashed.startswith(_BCRYPT_PREFIXES):
         return False
     try:
         return bcrypt.checkpw(password.encode(), hashed)
@@ -69,6 +85,7 @@ class HtpasswdAuthenticator(Authenticator):
         self._lock = threading.Lock()
         self._version: tuple[int, int, int] | None = None
         self._entries: dict[str, bytes] = {}
+        self._costs: list[int] = []  # the cost of each bcrypt entry, sorted
         self._key = secrets.token_bytes(32)
         self._remembered: set[bytes] = set()
         self._missing_logged = False
@@ -91,6 +108,7 @@ class HtpasswdAuthenticator(Authenticator):
                 return
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 self._entries = parse_htpasswd(f.read())
+            self._costs = sorted(c for c in map(bcrypt_cost, self._entries.values()) if c)
             self._version = version
             self._remembered = set()
         log.info(kv("htpasswd file loaded", path=self.path, users=len(self._entries)))
@@ -107,6 +125,16 @@ class HtpasswdAuthenticator(Authenticator):
                 log.warning(kv("htpasswd file unreadable, keeping the users last read",
                                path=self.path, error=exc.strerror))
         return self._entries
+
+    def dummy_cost(self, user: str) -> int:
+        """The cost an unknown ``user`` is checked at: that of one of the file's entries,
+        picked by a keyed hash of the name (weighted as the file is, and the same for a name
+        every time, so repeating a request tells nothing more)."""
+        costs = self._costs
+        if not costs:
+            return _DEFAULT_COST
+        pick = hmac.new(self._key, user.encode(), hashlib.sha256).digest()
+        return costs[int.from_bytes(pick[:8], "big") % len(costs)]
 
     def _fail(self, message: str = "authentication required") -> AuthError:
         return AuthError.unauthorized(self.challenge, message=message)
@@ -130,8 +158,12 @@ class HtpasswdAuthenticator(Authenticator):
         if token in self._remembered:
             return Principal(user)
         hashed = entries.get(user)
-        valid = check_bcrypt(password, hashed if hashed is not None else _DUMMY_HASH)
-        if not valid or hashed is None:
+        if hashed is None or bcrypt_cost(hashed) is None:
+            check_bcrypt(password, dummy_hash(self.dummy_cost(user)))
+            valid = False
+        else:
+            valid = check_bcrypt(password, hashed)
+        if not valid:
             log.info(kv("authentication failed", auth="htpasswd", user=user))
             raise self._fail("invalid username or password")
         with self._lock:

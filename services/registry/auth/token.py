@@ -23,6 +23,7 @@ from urllib.parse import quote
 import jwt
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.registry.auth.base import (
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 LEEWAY_SECONDS = 60
 DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                       "ES256", "ES384", "ES512", "EdDSA")
+# The keys of DEFAULT_ALGORITHMS' families; any other kind of key in a header is refused.
+_PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey,
+                     ed448.Ed448PublicKey)
 # What Go's net/url leaves unescaped in a path besides letters, digits and "-._~" (which
 # quote() never escapes either): the realm's path comes out as the reference's does.
 _GO_PATH_SAFE = "$&+,/:;=@"
@@ -182,10 +186,17 @@ class TokenAuthenticator(Authenticator):
                 raise InvalidToken(f"unknown kid {header['kid']!r}")
             return key
         if header.get("jwk"):
+            jwk = header["jwk"]
+            if not isinstance(jwk, dict):
+                raise InvalidToken("jwk is not a JSON object")
             try:
-                key = jwt.PyJWK(header["jwk"]).key
-            except (jwt.PyJWTError, TypeError, ValueError) as exc:
+                key = jwt.PyJWK(jwk).key
+            except (jwt.PyJWTError, TypeError, ValueError, KeyError) as exc:
                 raise InvalidToken(f"bad jwk: {exc}") from None
+            # Only a public key names a key of the bundle: an HMAC secret ("kty": "oct") or a
+            # private key (with "d") is no verification key, whatever it holds.
+            if not isinstance(key, _PUBLIC_KEY_TYPES):
+                raise InvalidToken(f"the embedded jwk is not a public key ({type(key).__name__})")
             trusted = self.keys.get(key_id(key))
             if trusted is None:
                 raise InvalidToken("the embedded jwk is not a trusted key")

@@ -65,12 +65,20 @@ class BlobStore:
             return False
 
     def stat(self, repo: str, digest: str) -> Descriptor:
-        """The blob as seen from ``repo``: BLOB_UNKNOWN unless it is linked there."""
+        """The blob as seen from ``repo``: BLOB_UNKNOWN unless it is linked there.
+
+        A cache hit still asks storage whether the link exists (one stat, against a read of
+        the link and a stat of the data without the cache): the ``inmemory`` cache is one per
+        worker process, so another worker or replica may have deleted the blob since, and a
+        stale entry must not serve it or let it be mounted elsewhere."""
         member = self._cache_call("is_repository_member", repo, digest)
         if member is True:
             cached = self._cache_call("get", digest)
             if cached is not None:
-                return cached
+                if self.driver.exists(layout.layer_link(repo, digest)):
+                    return cached
+                self._cache_call("delete_repository_member", repo, digest)
+                raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
         if not self.is_linked(repo, digest):
             raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
         desc = self.stat_content(digest)

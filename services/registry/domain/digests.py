@@ -11,16 +11,17 @@ from services.registry.domain.errors import RegistryError
 ALGORITHMS = {"sha256": 64, "sha512": 128}
 CANONICAL = "sha256"
 # The spec's grammar; anything it accepts but we cannot verify is refused as unsupported.
-_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+# Used with fullmatch, never match + "$" (which also matches before a final newline).
+_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 
 
 def is_digest(text: str) -> bool:
-    return bool(_GRAMMAR.match(text or ""))
+    return bool(_GRAMMAR.fullmatch(text or ""))
 
 
 def parse_digest(text: str | None) -> str:
     """Return ``text`` if it is a sha256 or sha512 digest we can verify, else DIGEST_INVALID."""
-    if not text or not _GRAMMAR.match(text):
+    if not text or not _GRAMMAR.fullmatch(text):
         raise RegistryError("DIGEST_INVALID", "invalid digest", detail={"digest": text})
     algorithm, hex_part = text.split(":", 1)
     length = ALGORITHMS.get(algorithm)

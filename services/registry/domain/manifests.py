@@ -21,6 +21,7 @@ from services.registry.domain.digests import (
     split,
 )
 from services.registry.domain.errors import RegistryError
+from services.registry.domain.manifest_urls import URLPolicy, fetched_elsewhere
 from services.registry.domain.names import check_tag
 from services.registry.storage.driver import PathNotFound, StorageDriver
 
@@ -68,14 +69,23 @@ def _descriptor(value: Any, where: str) -> dict[str, Any]:
         raise _invalid(f"{where}.size is missing or negative")
     if not isinstance(value.get("mediaType", ""), str):
         raise _invalid(f"{where}.mediaType is not a string")
+    urls = value.get("urls")
+    if urls is not None and (not isinstance(urls, list)
+                             or not all(isinstance(u, str) for u in urls)):
+        raise _invalid(f"{where}.urls is not a list of strings")
     return value
+
+
+# What json.loads raises on bytes that are no JSON document it can read: RecursionError for
+# nesting deeper than the interpreter's stack (100,000 "[" is 4 KiB of input).
+JSON_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
 
 
 def parse(content: bytes, digest: str, declared: str | None = None) -> Manifest:
     """Parse and check a manifest's structure (not whether what it references exists)."""
     try:
         doc = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except JSON_ERRORS:
         raise _invalid("not valid JSON") from None
     if not isinstance(doc, dict):
         raise _invalid("not a JSON object")
@@ -120,15 +130,24 @@ def parse(content: bytes, digest: str, declared: str | None = None) -> Manifest:
                     annotations=annotations)
 
 
-def _foreign(layer: dict[str, Any]) -> bool:
-    """Layers a client fetches from elsewhere (``urls``) need not be in the registry."""
-    return bool(layer.get("urls")) or layer.get("mediaType") == mediatypes.DOCKER_FOREIGN_LAYER
+def _descriptors(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every descriptor of a parsed manifest, named as the error details name them."""
+    found = []
+    if isinstance(doc.get("config"), dict):
+        found.append(("config", doc["config"]))
+    for key in ("layers", "manifests"):
+        found.extend((f"{key}[{i}]", d) for i, d in enumerate(doc.get(key) or []))
+    if isinstance(doc.get("subject"), dict):
+        found.append(("subject", doc["subject"]))
+    return found
 
 
 class ManifestStore:
-    def __init__(self, driver: StorageDriver, blobs: BlobStore):
+    def __init__(self, driver: StorageDriver, blobs: BlobStore,
+                 url_policy: URLPolicy | None = None):
         self.driver = driver
         self.blobs = blobs
+        self.url_policy = url_policy or URLPolicy()
 
     # ------------------------------------------------------------ reading
     def _read_link(self, path: str) -> str | None:
@@ -170,7 +189,7 @@ class ManifestStore:
                        architecture: str) -> Manifest | None:
         try:
             children = json.loads(index.content).get("manifests") or []
-        except ValueError:
+        except JSON_ERRORS:
             return None
         for child in children:
             platform = child.get("platform") or {}
@@ -213,11 +232,18 @@ class ManifestStore:
         return manifest
 
     def _check_references(self, repo: str, manifest: Manifest) -> None:
+        """What the manifest references is in the repository (MANIFEST_BLOB_UNKNOWN), but a
+        foreign layer at URLs; then every URL it holds is one clients may be sent to."""
         doc = json.loads(manifest.content)
+        self._check_present(repo, manifest, doc)
+        self._check_urls(doc)
+
+    def _check_present(self, repo: str, manifest: Manifest, doc: dict[str, Any]) -> None:
         if manifest.media_type in mediatypes.IMAGE_TYPES:
             missing = []
+            # The config first: it is never fetched from elsewhere, whatever it says.
             for desc in [doc["config"], *doc.get("layers", [])]:
-                if _foreign(desc):
+                if desc is not doc["config"] and fetched_elsewhere(desc):
                     continue
                 try:
                     self.blobs.stat(repo, desc["digest"])
@@ -228,9 +254,17 @@ class ManifestStore:
         else:
             missing = [c["digest"] for c in doc["manifests"] if not self.exists(repo, c["digest"])]
             if missing:
-                # A 400: the push is at fault (a 404 reads as "no such repository" to clients).
-                raise RegistryError("MANIFEST_UNKNOWN", "manifest references unknown manifests",
-                                    detail={"digests": missing}, status=400)
+                # The reference's answer, which clients and conformance suites expect: a 400
+                # (the push is at fault), not MANIFEST_UNKNOWN's 404.
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", "manifest references unknown manifests",
+                                    detail={"digests": missing})
+
+    def _check_urls(self, doc: dict[str, Any]) -> None:
+        for where, desc in _descriptors(doc):
+            for i, url in enumerate(desc.get("urls") or []):
+                refusal = self.url_policy.refusal(url)
+                if refusal:
+                    raise _invalid(f"{where}.urls[{i}]: {refusal}")
 
     def delete(self, repo: str, digest: str) -> tuple[Manifest, list[str]]:
         """Delete a revision and every tag pointing at it; returns the manifest and those tags."""
@@ -302,7 +336,7 @@ class ManifestStore:
 def _sniff(content: bytes) -> str:
     try:
         doc = json.loads(content)
-    except ValueError:
+    except JSON_ERRORS:
         return "application/octet-stream"
     if isinstance(doc, dict):
         return mediatypes.detect(doc) or "application/json"

@@ -14,6 +14,7 @@ from services.registry.domain.blobs import BlobStore
 from services.registry.domain.descriptors import Descriptor
 from services.registry.domain.digests import parse_digest
 from services.registry.domain.errors import RegistryError
+from services.registry.domain.manifest_urls import URLPolicy
 from services.registry.domain.manifests import Manifest, ManifestStore
 from services.registry.domain.names import check_name, check_tag
 from services.registry.domain.uploads import UploadStatus, UploadStore
@@ -21,11 +22,12 @@ from services.registry.storage.driver import StorageDriver
 
 
 class Registry:
-    def __init__(self, driver: StorageDriver, cache: Any = None):
+    def __init__(self, driver: StorageDriver, cache: Any = None,
+                 url_policy: URLPolicy | None = None):
         self.driver = driver
         self.blobs = BlobStore(driver, cache)
         self.uploads = UploadStore(driver, self.blobs)
-        self.manifests = ManifestStore(driver, self.blobs)
+        self.manifests = ManifestStore(driver, self.blobs, url_policy)
 
     # ------------------------------------------------------------ blobs
     def stat_blob(self, repo: str, digest: str) -> Descriptor:
@@ -60,8 +62,10 @@ class Registry:
         return self.uploads.append(check_name(repo), upload_id, chunks, start, end, length)
 
     def finish_upload(self, repo: str, upload_id: str, digest: str | None,
-                      chunks: Iterable[bytes], length: int | None = None) -> Descriptor:
-        return self.uploads.finish(check_name(repo), upload_id, digest, chunks, length)
+                      chunks: Iterable[bytes], length: int | None = None,
+                      start: int | None = None, end: int | None = None) -> Descriptor:
+        return self.uploads.finish(check_name(repo), upload_id, digest, chunks, length,
+                                   start, end)
 
     def cancel_upload(self, repo: str, upload_id: str) -> None:
         self.uploads.cancel(check_name(repo), upload_id)

@@ -77,6 +77,21 @@ class _HashStates:
             self._states.pop(key, None)
 
 
+def _checked_range(status: UploadStatus, start: int | None, end: int | None,
+                   length: int | None) -> int | None:
+    """A chunk's Content-Range (``start``/``end``, inclusive) checked against the session: it
+    must start where the upload ends and span the body. Returns the body length to expect."""
+    if start is None:
+        return length
+    if start != status.offset:
+        raise RangeError(status, f"chunk starts at {start}, upload is at {status.offset}")
+    if end is not None and (end < start or (length is not None and end - start + 1 != length)):
+        raise RangeError(status, "Content-Range does not match the body length")
+    if end is not None and length is None:
+        length = end - start + 1  # a chunked body must still fill its range exactly
+    return length
+
+
 def _valid_uuid(value: str) -> bool:
     try:
         uuidlib.UUID(value)
@@ -153,13 +168,7 @@ class UploadStore:
 
     def _append(self, status: UploadStatus, chunks: Iterable[bytes], start: int | None,
                 end: int | None, length: int | None) -> UploadStatus:
-        if start is not None:
-            if start != status.offset:
-                raise RangeError(status, f"chunk starts at {start}, upload is at {status.offset}")
-            if end is not None and (end < start or (length is not None and end - start + 1 != length)):
-                raise RangeError(status, "Content-Range does not match the body length")
-            if end is not None and length is None:
-                length = end - start + 1  # a chunked body must still fill its range exactly
+        length = _checked_range(status, start, end, length)
         self._write(status, chunks, length)
         return self.status(status.repository, status.uuid)
 
@@ -185,10 +194,15 @@ class UploadStore:
         return written
 
     def finish(self, repo: str, upload_id: str, digest: str | None, chunks: Iterable[bytes],
-               length: int | None = None) -> Descriptor:
-        """Append the last chunk (if any), verify ``digest`` and move the data into place."""
+               length: int | None = None, start: int | None = None,
+               end: int | None = None) -> Descriptor:
+        """Append the last chunk (if any), verify ``digest`` and move the data into place.
+        A last chunk with a Content-Range (``start``/``end``) must continue the upload as
+        :meth:`append`'s does: one that does not is refused (416) with the session kept."""
         with self._held(repo, upload_id) as status:
-            return self._finish(status, parse_digest(digest), chunks, length)
+            digest = parse_digest(digest)
+            length = _checked_range(status, start, end, length)
+            return self._finish(status, digest, chunks, length)
 
     def _finish(self, status: UploadStatus, digest: str, chunks: Iterable[bytes],
                 length: int | None) -> Descriptor:

@@ -8,6 +8,7 @@ from typing import Any
 import falcon
 
 from services.registry.cache import BlobDescriptorCache, build_cache
+from services.registry.domain.manifest_urls import URLPolicy
 from services.registry.domain.registry import Registry
 from services.registry.events import build_sink
 from services.registry.events.bridge import EventBridge
@@ -79,7 +80,7 @@ def create_app(config: Config, sink: EventSink | None = None,
     driver = driver if driver is not None else build_driver(config)
     cache = cache if cache is not None else default_cache(config)
     sink = sink if sink is not None else build_sink(config)
-    registry = Registry(driver, cache)
+    registry = Registry(driver, cache, URLPolicy.from_config(config.validation))
     bridge = EventBridge.from_config(config, sink)
 
     middleware: list[Any] = [

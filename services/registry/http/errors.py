@@ -50,8 +50,9 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception,
     if isinstance(ex, falcon.HTTPError):
         handle_http_error(req, resp, ex, params)
         return
-    log.exception(kv("request failed", method=req.method, path=req.path))
-    _write(resp, 500, [{"code": "UNKNOWN", "message": "unknown error", "detail": str(ex)[:200]}])
+    # The exception's text stays here: an OSError names files under the storage root.
+    log.exception(kv("request failed", method=req.method, path=req.path, error=ex))
+    _write(resp, 500, [{"code": "UNKNOWN", "message": "unknown error"}])
 
 
 def install(app: falcon.App) -> None:

@@ -76,13 +76,14 @@ class MetricsMiddleware:
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          req_succeeded: bool) -> None:
         handler = _route(req)
+        method = metrics.method_label(req.method)
         if getattr(req.context, "in_flight", None):
             metrics.HTTP_IN_FLIGHT.labels(req.context.in_flight).dec()
         started = getattr(req.context, "started", None)
         if started is not None:
-            metrics.HTTP_DURATION.labels(handler, req.method).observe(time.perf_counter() - started)
+            metrics.HTTP_DURATION.labels(handler, method).observe(time.perf_counter() - started)
         code = resp.status_code if hasattr(resp, "status_code") else int(str(resp.status)[:3])
-        metrics.HTTP_REQUESTS.labels(handler, req.method, str(code)).inc()
+        metrics.HTTP_REQUESTS.labels(handler, method, str(code)).inc()
         body_in = getattr(req.context, "body_in", None)
         received = body_in.count if body_in is not None else 0
         if received or req.method in WRITE_METHODS:

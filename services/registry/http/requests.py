@@ -13,15 +13,20 @@ from services.registry.events.bridge import RequestContext
 from shared.console_reads import CONSOLE_READ_HEADER
 
 CHUNK_SIZE = 1 << 20
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?$")
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?")  # fullmatch
 
 
 def body_chunks(req: falcon.Request, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """The request body, ~1 MiB at a time, never whole. Without Content-Length (chunked
-    transfer encoding) the server's input stream ends at the body's end."""
+    transfer encoding) the server's input stream ends at the body's end. A client that stops
+    sending for ``http.timeout.body`` (the socket's timeout, see slow_clients) gets a 408."""
     stream = req.bounded_stream if req.content_length is not None else req.stream
     while True:
-        chunk = stream.read(chunk_size)
+        try:
+            chunk = stream.read(chunk_size)
+        except TimeoutError:
+            raise RegistryError("SIZE_INVALID", "the request body stopped arriving",
+                                status=408) from None
         if not chunk:
             return
         yield chunk
@@ -45,7 +50,7 @@ def content_range(req: falcon.Request) -> tuple[int | None, int | None]:
     value = req.get_header("Content-Range")
     if not value:
         return None, None
-    match = _CONTENT_RANGE.match(value.strip())
+    match = _CONTENT_RANGE.fullmatch(value.strip())
     if not match:
         raise RegistryError("RANGE_INVALID", "malformed Content-Range", status=416,
                             detail={"Content-Range": value})

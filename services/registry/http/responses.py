@@ -10,7 +10,7 @@ import falcon
 
 from services.registry.domain.uploads import UploadStatus
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")  # fullmatch
 
 
 def location(req: falcon.Request, base_url: str, relative: bool, path: str) -> str:
@@ -75,7 +75,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     several ranges, which we may ignore); raises ValueError when it cannot be satisfied."""
     if not header:
         return None
-    match = _RANGE.match(header.strip().replace(" ", ""))
+    match = _RANGE.fullmatch(header.strip().replace(" ", ""))
     if not match:
         if "," in header:
             return None

@@ -13,16 +13,17 @@ from typing import Any
 
 from falcon.routing import map_http_methods, set_default_responders
 
-# Tried in order: the more specific paths first.
+# Tried in order: the more specific paths first. Matched whole (fullmatch): a "$" would also
+# match before a final newline, so "/v2/a/tags/list\n" would list a's tags.
 ROUTES: tuple[tuple[str, str], ...] = (
-    ("base", r"^/v2/?$"),
-    ("catalog", r"^/v2/_catalog$"),
-    ("tags", r"^/v2/(?P<name>.+)/tags/list$"),
-    ("manifest", r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"),
-    ("blob_upload_chunk", r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"),
-    ("blob_upload", r"^/v2/(?P<name>.+)/blobs/uploads/?$"),
-    ("blob", r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$"),
-    ("referrers", r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$"),
+    ("base", r"/v2/?"),
+    ("catalog", r"/v2/_catalog"),
+    ("tags", r"/v2/(?P<name>.+)/tags/list"),
+    ("manifest", r"/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)"),
+    ("blob_upload_chunk", r"/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)"),
+    ("blob_upload", r"/v2/(?P<name>.+)/blobs/uploads/?"),
+    ("blob", r"/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)"),
+    ("referrers", r"/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)"),
 )
 _PATTERNS = {name: re.compile(pattern) for name, pattern in ROUTES}
 
@@ -49,7 +50,7 @@ class RegistryRouter:
                 return None
             uri = uri[len(self._prefix):]
         for name, pattern, resource, method_map in self._routes:
-            match = pattern.match(uri)
+            match = pattern.fullmatch(uri)
             if match:
                 return resource, method_map, match.groupdict(), name
         return None

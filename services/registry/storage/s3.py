@@ -5,7 +5,7 @@ exist only as key prefixes, as with the reference's S3 driver.
 
 **Appends.** S3 objects cannot be appended to, and an upload's chunks may arrive at different
 replicas, so a file being appended to is kept as *segments*: ordinary objects
-``<key>.s3parts/00000001``, ``00000002``... whose concatenation is the file's content. Each
+``<key>!s3parts/00000001``, ``00000002``... whose concatenation is the file's content. Each
 append writer writes one new segment (streamed as a multipart upload, holding at most one part
 in memory) and leaves it durable on close, so any replica can open the next one. A path is a
 plain object or a set of segments, not both: appending to a plain object first turns it into
@@ -36,7 +36,15 @@ MiB = 1 << 20
 MIN_PART = 5 * MiB  # S3's minimum size of every part but the last
 MAX_COPY = 5 * 1024 * MiB  # S3's largest single copy (CopyObject or one UploadPartCopy)
 DEFAULT_PART_SIZE = 10 * MiB  # the reference's default chunksize
-SEGMENTS = ".s3parts"
+# The segments' folder is the file's name plus this marker, which no repository name, tag,
+# digest or upload id can end with ("!" is outside their grammars, and one of S3's safe key
+# characters). It was ".s3parts" before, which a repository or tag named "x.s3parts" ends
+# with: such a folder was taken for a file's segments, hiding a repository from the catalog and
+# garbage collection, and deleting tag "v1.s3parts" with "v1". Only upload data files are ever
+# appended to, and a finished upload leaves one plain object, so old ".s3parts" segments exist
+# only under "_uploads/" for uploads in progress during an upgrade: those uploads fail (clients
+# start them again) and upload purging removes them with their session folder.
+SEGMENTS = "!s3parts"
 _NOT_FOUND = ("NoSuchKey", "404", "NotFound")
 
 

@@ -18,13 +18,15 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ServeProcess:
-    def __init__(self, root: Path, workdir: Path, name: str, **http: object):
+    def __init__(self, root: Path, workdir: Path, name: str, storage: dict | None = None,
+                 **http: object):
         self.port = free_port()
         self.debug_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = {
             "version": 0.1,
-            "storage": {"filesystem": {"rootdirectory": str(root)}, "delete": {"enabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(root)}, "delete": {"enabled": True},
+                        **(storage or {})},
             "http": {"addr": f"127.0.0.1:{self.port}", "workers": 1, "threads": 4,
                      "debug": {"addr": f"127.0.0.1:{self.debug_port}",
                                "prometheus": {"enabled": True}}, **http},

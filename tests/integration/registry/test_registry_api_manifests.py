@@ -71,7 +71,7 @@ def test_manifest_errors(api):
     cases = [
         (missing_layer, OCI_MANIFEST, 400, "MANIFEST_BLOB_UNKNOWN"),
         ("{not json", OCI_MANIFEST, 400, "MANIFEST_INVALID"),
-        (unknown_child, OCI_INDEX, 400, "MANIFEST_UNKNOWN"),  # the push is at fault: not 404
+        (unknown_child, OCI_INDEX, 400, "MANIFEST_BLOB_UNKNOWN"),  # as the reference
         ("x" * (4 * 1024 * 1024 + 1), OCI_MANIFEST, 413, "SIZE_INVALID"),
     ]
     for body, ctype, status, code in cases:

@@ -3,11 +3,14 @@ debug server, and uploads cut off by a client or a crash leaving no blob behind.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import time
 
+import pytest
 import requests
 import yaml
 
@@ -116,23 +119,59 @@ def test_unusable_htpasswd_file_stops_start_up_with_the_key(tmp_path):
     assert "auth.htpasswd.path" in done.stderr
 
 
-def test_access_and_server_logs_are_key_value_lines(tmp_path):
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """A registry writing its access log, with a static field on every line."""
+    tmp_path = tmp_path_factory.mktemp("logged")
     proc = ServeProcess(tmp_path / "root", tmp_path, "logs")
     config = yaml.safe_load(proc.config_path.read_text())
     config["log"] = {"accesslog": {"disabled": False}, "fields": {"service": "registry"}}
     proc.config_path.write_text(yaml.safe_dump(config))
     proc.start()
-    try:
-        requests.get(f"{proc.url}/v2/nope/NOPE/tags/list", headers={"User-Agent": "probe agent"},
-                     timeout=5)
-        deadline = time.monotonic() + 5
-        while "http request" not in proc.log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        proc.kill()
-    lines = [line for line in proc.log_path.read_text().splitlines() if "http request" in line]
+    yield proc
+    proc.kill()
+
+
+def _access_lines(proc: ServeProcess, marker: str) -> list[str]:
+    deadline = time.monotonic() + 5
+    while marker not in proc.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [line for line in proc.log_path.read_text().splitlines() if "http request" in line]
+
+
+def test_access_and_server_logs_are_key_value_lines(logged):
+    requests.get(f"{logged.url}/v2/nope/NOPE/tags/list", headers={"User-Agent": "probe agent"},
+                 timeout=5)
+    lines = _access_lines(logged, "/v2/nope/NOPE/tags/list")
     assert any(
         " INFO http request method=GET path=/v2/nope/NOPE/tags/list status=400 " in line
         and 'useragent="probe agent"' in line and line.endswith("service=registry")
         for line in lines
     ), lines
+
+
+def test_a_request_cannot_forge_access_log_lines(logged):
+    """``%0A`` in a path, quotes and a NEL (``\\x85``, a line break to some readers) in a
+    header: every value is escaped, so each request is one line with one ``status=``, and no
+    line starts where the client says. (gunicorn itself refuses ASCII controls in headers.)"""
+    forged = "2026-01-01T00:00:00.000Z INFO http request method=GET path=/forged status=200"
+    path = "/v2/forge/" + forged.replace(" ", "%20") + "%0A" + forged.replace(" ", "%20")
+    with socket.create_connection(("127.0.0.1", logged.port), timeout=10) as s:
+        s.sendall((f"GET {path}/tags/list HTTP/1.1\r\nHost: x\r\n"
+                   'User-Agent: agent" status=200 x="\x85\r\n'
+                   "Connection: close\r\n\r\n").encode("latin-1"))
+        while s.recv(65536):
+            pass
+    lines = _access_lines(logged, "/v2/forge/")
+    text = logged.log_path.read_text()
+    assert "\n2026-01-01T00:00:00.000Z" not in text and "\x85" not in text
+    ours = [line for line in lines if "/v2/forge/" in line]
+    assert len(ours) == 1, lines
+    (line,) = ours
+    fields = re.findall(r' (\w+)=("(?:[^"\\]|\\.)*"|[^ "]*)', line.split(" http request", 1)[1])
+    assert [k for k, _ in fields] == ["method", "path", "status", "bytes", "duration_ms", "addr",
+                                      "useragent", "service"], line
+    values = {k: json.loads(v) if v.startswith('"') else v for k, v in fields}
+    assert values["path"] == f"/v2/forge/{forged}\n{forged}/tags/list"
+    assert values["useragent"] == 'agent" status=200 x="\x85'
+    assert values["status"] == "404"

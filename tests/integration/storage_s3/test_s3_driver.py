@@ -3,6 +3,7 @@ speaking the S3 API), started here on a free port."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
@@ -277,3 +278,39 @@ def test_built_from_config(moto_endpoint, root):
     assert isinstance(driver, TimedDriver) and isinstance(driver.inner, S3Driver)
     driver.put_content("/hello", b"world")
     assert driver.s3.get_object(Bucket=BUCKET, Key=f"{root}/hello")["Body"].read() == b"world"
+
+
+def test_names_and_tags_ending_like_the_segment_marker_are_ordinary(driver):
+    """The marker of appended segments is one the name and tag grammar cannot produce: a
+    repository ``app.s3parts`` stays in the catalog and garbage collection's list, and tag
+    ``v1.s3parts`` is not deleted with ``v1`` (both happened with the marker ``.s3parts``)."""
+    from services.registry.domain.catalog import repositories
+    from services.registry.domain.registry import Registry
+    from services.registry.gc import garbage_collect
+    from tests.unit.registry.registry_builders import digest, image_manifest
+
+    reg = Registry(driver)
+    config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
+    body = image_manifest(config, [layer])
+    for repo in ("app", "app.s3parts"):
+        for data in (config, layer):
+            reg.put_blob(repo, digest(data), [data])
+        for tag in ("v1", "v1.s3parts"):
+            reg.put_manifest(repo, tag, body, "application/vnd.oci.image.manifest.v1+json")
+    assert list(repositories(driver)) == ["app", "app.s3parts"]
+    assert reg.catalog() == (["app", "app.s3parts"], False)
+    assert reg.list_tags("app") == (["v1", "v1.s3parts"], False)
+    reg.delete_tag("app", "v1")
+    assert reg.list_tags("app") == (["v1.s3parts"], False)
+    assert reg.get_manifest("app", "v1.s3parts").content == body
+    # Garbage collection walks both repositories.
+    out = io.StringIO()
+    garbage_collect(parse_config({"storage": {"inmemory": {}}}), dry_run=True, out=out,
+                    driver=driver)
+    assert f"app.s3parts: marking manifest {digest(body)}" in out.getvalue(), out.getvalue()
+    assert "blob eligible" not in out.getvalue() and "manifest eligible" not in out.getvalue()
+    # An upload's data file, appended to, is still one file among its folder's files.
+    status = reg.start_upload("app.s3parts")
+    reg.append_upload("app.s3parts", status.uuid, [b"12345"])
+    reg.append_upload("app.s3parts", status.uuid, [b"678"])
+    assert reg.upload_status("app.s3parts", status.uuid).offset == 8

@@ -18,7 +18,7 @@ import pytest
 import redis
 import requests
 
-from services.registry.storage.s3 import MiB
+from services.registry.storage.s3 import SEGMENTS, MiB
 from tests.conftest import free_port, port_open
 from tests.integration.storage_s3.conftest import BUCKET
 
@@ -125,7 +125,7 @@ def test_chunked_push_and_pull_on_s3(served, moto_endpoint, redis_addr):
     hexdigest = sha(layer).split(":")[1]
     blob_key = f"{root}/docker/registry/v2/blobs/sha256/{hexdigest[:2]}/{hexdigest}/data"
     assert keys[blob_key] == len(layer)  # the reference's layout, one object per blob
-    assert [k for k in keys if "/_uploads/" in k or ".s3parts" in k] == []
+    assert [k for k in keys if "/_uploads/" in k or SEGMENTS in k] == []
     assert s3.list_multipart_uploads(Bucket=BUCKET, Prefix=root).get("Uploads", []) == []
 
     host, port = redis_addr.rsplit(":", 1)

@@ -105,3 +105,56 @@ def test_file_vanishing_later_keeps_last_users(auth, htpasswd):
 
 def test_no_auth_configured():
     assert build_authenticator(parse_config({"storage": {"inmemory": {}}})) is None
+
+
+def _median_seconds(auth, headers, runs: int) -> float:
+    import statistics
+    import time
+
+    spent = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        with pytest.raises(AuthError):
+            auth.authenticate(headers, SCOPE)
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
+
+
+@pytest.mark.parametrize("cost", [5, 10])
+def test_unknown_user_costs_what_a_wrong_password_costs(tmp_path, cost):
+    """Response times must not tell which users exist: an unknown user, a known user with a
+    wrong password and a known user whose entry is not bcrypt (which can never succeed) all
+    cost one bcrypt check at the file's cost. ``htpasswd -B`` writes cost 5; the dummy hash
+    used to be cost 10 (~70 ms against ~4 ms). Medians of interleaved runs, compared with a
+    generous ratio, so a loaded machine does not make it flaky: the gap measured before was
+    more than tenfold."""
+    path = tmp_path / "htpasswd"
+    hashed = bcrypt.hashpw(b"right", bcrypt.gensalt(cost)).decode()
+    path.write_text(f"alice:{hashed}\ncarol:{{SHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+    auth = HtpasswdAuthenticator("r", str(path))
+    runs = 9 if cost <= 5 else 5
+    for _ in range(2):  # warm up: the file is read, bcrypt is loaded
+        with pytest.raises(AuthError):
+            auth.authenticate(basic("nobody", "x"), SCOPE)
+    medians = {"unknown": [], "wrong": [], "not-bcrypt": []}
+    for _ in range(3):  # interleaved, so a burst of load hits every kind alike
+        medians["unknown"].append(_median_seconds(auth, basic("mallory", "right"), runs))
+        medians["wrong"].append(_median_seconds(auth, basic("alice", "wrong"), runs))
+        medians["not-bcrypt"].append(_median_seconds(auth, basic("carol", "anything"), runs))
+    wrong = min(medians["wrong"])
+    for kind in ("unknown", "not-bcrypt"):
+        ratio = min(medians[kind]) / wrong
+        assert 1 / 3 < ratio < 3, (kind, cost, medians)
+
+
+def test_unknown_users_are_checked_at_the_costs_the_file_uses(tmp_path):
+    """With entries of several costs, each unknown user is checked at one of them, the same
+    one every time (a name that cost 5 once and 10 the next would stand out)."""
+    path = tmp_path / "htpasswd"
+    path.write_text("".join(
+        f"u{i}:{bcrypt.hashpw(b'pw', bcrypt.gensalt(cost)).decode()}\n"
+        for i, cost in enumerate([4, 4, 5, 6])))
+    auth = HtpasswdAuthenticator("r", str(path))
+    chosen = {user: auth.dummy_cost(user) for user in (f"x{i}" for i in range(200))}
+    assert set(chosen.values()) == {4, 5, 6}
+    assert all(auth.dummy_cost(user) == cost for user, cost in chosen.items())

@@ -152,6 +152,40 @@ def test_embedded_jwk_must_be_trusted(auth, ec_key):
     assert refused(auth, issue(other, "ES256", headers={"jwk": jwk})).status == 401
 
 
+def _forged(header: object) -> str:
+    """A token whose header is ``header`` as given (jwt.encode would refuse most of these)."""
+    import json
+
+    def part(doc: object) -> str:
+        raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"{part(header)}.{part(claims())}.{part(b'signature')}"
+
+
+@pytest.mark.parametrize("header", [
+    {"alg": "ES256", "jwk": {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"}},
+    {"alg": "ES256", "jwk": "not a key"},
+    {"alg": "ES256", "jwk": ["not", "a", "key"]},
+    {"alg": "ES256", "kid": {"not": "a string"}},
+    {"alg": "ES256", "x5c": "not a list"},
+    b"[" * 100_000,
+], ids=["oct-key", "jwk-string", "jwk-list", "kid-object", "x5c-string", "deep-nesting"])
+def test_malformed_headers_are_invalid_token_not_a_crash(auth, header):
+    err = refused(auth, _forged(header))
+    assert (err.code, err.status) == ("UNAUTHORIZED", 401)
+    assert 'error="invalid_token"' in err.challenge
+
+
+def test_an_embedded_private_key_is_refused(auth, ec_key):
+    """The private half of a trusted key in a token's header is not a verification key (and
+    a token server that leaks it is not one to trust)."""
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(ec_key, as_dict=True)
+    assert "d" in jwk
+    err = refused(auth, issue(ec_key, "ES256", headers={"jwk": jwk}))
+    assert (err.code, err.status) == ("UNAUTHORIZED", 401)
+
+
 @pytest.mark.parametrize("change", [
     {"exp": int(time.time()) - 3600},           # expired (beyond the 60 s leeway)
     {"nbf": int(time.time()) + 3600},           # not yet valid
@@ -321,3 +355,17 @@ def test_autoredirect_through_the_app(bundle):
     assert r.headers["WWW-Authenticate"] == (
         f'Bearer realm="https://registry.example/auth/token",service="{SERVICE}",'
         'scope="repository:demo/app:pull"')
+
+
+def test_a_forged_jwk_is_a_401_through_the_app(bundle, ec_key):
+    """The whole request: 401 UNAUTHORIZED with the challenge, never a 500."""
+    client = testing.TestClient(create_app(parse_config(token_config(bundle)),
+                                           sink=RecordingSink()))
+    oct_key = _forged({"alg": "HS256", "jwk": {"kty": "oct", "k": "c2VjcmV0LXNlY3JldA"}})
+    private = issue(ec_key, "ES256",
+                    headers={"jwk": jwt.algorithms.ECAlgorithm.to_jwk(ec_key, as_dict=True)})
+    for token in (oct_key, private):
+        r = client.simulate_get("/v2/library/app/tags/list", headers=bearer(token))
+        assert r.status_code == 401, r.text
+        assert r.json["errors"][0]["code"] == "UNAUTHORIZED"
+        assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]

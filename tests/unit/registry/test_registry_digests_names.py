@@ -20,6 +20,7 @@ def test_sha256_and_sha512_digests_are_accepted():
 @pytest.mark.parametrize("bad", [
     None, "", "sha256", "sha256:", "sha256:abc", "sha256:" + "A" * 64, "sha256:" + "g" * 64,
     "sha512:" + "a" * 64, "md5:" + "a" * 32, "sha256:" + "a" * 65, "../etc/passwd",
+    SHA256 + "\n", "sha256:\n" + "a" * 64,
 ])
 def test_malformed_digests_are_digest_invalid_400(bad):
     with pytest.raises(RegistryError) as err:
@@ -42,7 +43,7 @@ def test_valid_names(name):
 
 @pytest.mark.parametrize("name", [
     "", "Upper", "a/../b", "../x", "a//b", "-a", "a-", "a_", ".a", "a/", "/a", "a" * 256,
-    "a b", "a/b/_manifests",
+    "a b", "a/b/_manifests", "a\n", "a/b\n", "a\nb",
 ])
 def test_invalid_names_are_name_invalid(name):
     assert not is_name(name)
@@ -58,9 +59,16 @@ def test_valid_tags(tag):
     assert check_tag(tag) == tag
 
 
-@pytest.mark.parametrize("tag", ["", "-x", ".x", "a" * 129, "a/b", "a:b"])
+@pytest.mark.parametrize("tag", ["", "-x", ".x", "a" * 129, "a/b", "a:b", "v2\n", "v2\r\n"])
 def test_invalid_tags(tag):
     assert not is_tag(tag)
     with pytest.raises(RegistryError) as err:
         check_tag(tag)
     assert err.value.status == 400
+
+
+def test_a_trailing_newline_is_not_a_digest():
+    from services.registry.domain.digests import is_digest
+
+    assert is_digest(SHA256)
+    assert not is_digest(SHA256 + "\n")

@@ -28,3 +28,30 @@ def test_oversize_manifest_is_413_with_a_spec_code():
     err = RegistryError("MANIFEST_TOO_LARGE", status=413)
     assert err.status == 413
     assert err.to_dict()["code"] == "SIZE_INVALID"
+
+
+def test_an_unexpected_error_leaves_its_text_in_the_log_only(tmp_path, caplog):
+    """An OSError names files under the storage root: the client gets UNKNOWN and nothing
+    else, the log gets the details."""
+    from falcon import testing
+
+    from services.registry.http import create_app
+    from services.registry.storage.inmemory import InMemoryDriver
+    from shared.config import parse_config
+    from shared.events import RecordingSink
+
+    secret_path = "/var/lib/registry/docker/registry/v2/secret-place"
+
+    class BrokenDriver(InMemoryDriver):
+        def get_content(self, path):
+            raise PermissionError(13, "Permission denied", secret_path)
+
+    config = parse_config({"storage": {"inmemory": {}}})
+    client = testing.TestClient(create_app(config, sink=RecordingSink(), driver=BrokenDriver()))
+    with caplog.at_level("ERROR"):
+        r = client.simulate_get("/v2/repo/manifests/latest")
+    assert r.status_code == 500
+    assert r.json == {"errors": [{"code": "UNKNOWN", "message": "unknown error"}]}
+    assert secret_path not in r.text and "Permission" not in r.text
+    assert any(secret_path in rec.getMessage() or (rec.exc_info and secret_path in str(rec.exc_info[1]))
+               for rec in caplog.records)

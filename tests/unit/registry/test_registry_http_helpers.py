@@ -47,6 +47,12 @@ def test_unknown_paths_are_not_routed(router):
     assert router.find("/v2/a/unknown/x") is None
 
 
+@pytest.mark.parametrize("path", ["/v2/\n", "/v2/_catalog\n", "/v2/a/tags/list\n"])
+def test_a_trailing_newline_routes_nowhere(router, path):
+    # "$" also matches before a final newline: the whole path must match the route.
+    assert router.find(path) is None
+
+
 def test_prefix_is_stripped():
     r = RegistryRouter("/registry/")
     r.add_route("/base", _Resource())

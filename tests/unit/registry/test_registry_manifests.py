@@ -68,7 +68,10 @@ def test_index_needs_its_children(reg):
     child = image_manifest(CONFIG, [LAYER])
     with pytest.raises(RegistryError) as err:
         reg.put_manifest("repo", "multi", index([child]), OCI_INDEX)
-    assert err.value.code == "MANIFEST_UNKNOWN"
+    # The reference's answer (clients and conformance suites expect it): a 400, the push is
+    # at fault, not a 404 that reads as "no such repository".
+    assert (err.value.code, err.value.status) == ("MANIFEST_BLOB_UNKNOWN", 400)
+    assert err.value.detail == {"digests": [digest(child)]}
     reg.put_manifest("repo", digest(child), child, OCI_MANIFEST)
     m = reg.put_manifest("repo", "multi", index([child]), OCI_INDEX)
     assert m.references == (digest(child),)
@@ -78,7 +81,10 @@ def test_index_needs_its_children(reg):
     b"not json", b"[]", b'{"schemaVersion": 1}', b'{"schemaVersion": 2, "mediaType": "x/y"}',
     b'{"schemaVersion": 2, "config": {"digest": "sha256:zz", "size": 1}}',
     b'{"schemaVersion": 2, "config": {"digest": "' + digest(CONFIG).encode() + b'"}}',
-])
+    b"[" * 100_000,  # deeper than the JSON parser recurses
+    b'{"schemaVersion": 2, "annotations": ' + b'{"a": ' * 100_000,
+], ids=["text", "array", "schema1", "unknown-type", "bad-digest", "no-size", "deep-array",
+        "deep-object"])
 def test_malformed_manifests_are_manifest_invalid(reg, body):
     with pytest.raises(RegistryError) as err:
         reg.put_manifest("repo", "v1", body, OCI_MANIFEST)

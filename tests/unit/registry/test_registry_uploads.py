@@ -45,6 +45,23 @@ def test_out_of_order_chunk_is_416_and_leaves_the_upload_as_it_was(driver):
     assert reg.upload_status("r", status.uuid).offset == 5
 
 
+def test_closing_chunk_out_of_order_is_416_and_keeps_the_session(driver):
+    """The final PUT's Content-Range must continue the upload as a PATCH's must."""
+    reg = Registry(driver)
+    status = reg.start_upload("r")
+    reg.append_upload("r", status.uuid, [b"12345"], 0, 4, 5)
+    for start, end in ((10, 14), (3, 7), (0, 4)):
+        with pytest.raises(RangeError) as err:
+            reg.finish_upload("r", status.uuid, digest(b"1234567890"), [b"67890"], 5,
+                              start=start, end=end)
+        assert err.value.status == 416
+        assert err.value.upload.offset == 5
+    assert reg.upload_status("r", status.uuid).offset == 5
+    desc = reg.finish_upload("r", status.uuid, digest(b"1234567890"), [b"67890"], 5,
+                             start=5, end=9)
+    assert desc.size == 10
+
+
 def test_truncated_chunk_is_rolled_back(driver):
     reg = Registry(driver)
     status = reg.start_upload("r")

@@ -109,6 +109,16 @@ def test_reference_keys_we_do_not_implement_are_reported_not_fatal():
         ({**BASE, "storage": {"filesystem": {}, "cache": {"blobdescriptor": "redis"}}}, "redis.addr"),
         ({**BASE, "auth": {"htpasswd": {"realm": "r"}}}, "auth.htpasswd.path"),
         ({**BASE, "log": {"level": "loud"}}, "log.level"),
+        # Whole values: "$" alone would also match before a final newline.
+        ({**BASE, "http": {"addr": ":5000\n"}}, "http.addr"),
+        ({**BASE, "http": {"debug": {"addr": "127.0.0.1:5001\n"}}}, "http.debug.addr"),
+        ({**BASE, "notifications": {"endpoints": [{"name": "ci\n", "url": "http://x"}]}},
+         "notifications.endpoints.0.name"),
+        ({**BASE, "http": {"headers": {"X-A\n": ["v"]}}}, "http.headers.X-A\n"),
+        ({**BASE, "console": {"addr": ":5002\n"}}, "console.addr"),
+        ({**BASE, "console": {"operators": ["alice\n"]}}, "console.operators.0"),
+        ({**BASE, "http": {"timeout": {"header": "0s"}}}, "http.timeout.header"),
+        ({**BASE, "http": {"timeout": {"body": "soon"}}}, "http.timeout.body"),
     ],
 )
 def test_invalid_config_names_the_key(raw, key):
@@ -203,6 +213,13 @@ def test_file_errors_name_the_file(tmp_path):
 def test_an_empty_driver_mapping_is_not_reported_as_ignored():
     config = parse_config({"storage": {"inmemory": {}}, "auth": {}})
     assert config.storage.driver == "inmemory"
+    assert config.ignored_keys == ()
+
+
+def test_http_timeouts():
+    assert (cfg().http.timeout.header, cfg().http.timeout.body) == (30.0, 60.0)
+    config = cfg(http={"timeout": {"header": "10s", "body": "2m"}})
+    assert (config.http.timeout.header, config.http.timeout.body) == (10.0, 120.0)
     assert config.ignored_keys == ()
 
 

@@ -10,7 +10,7 @@ from services.registry.domain.errors import RegistryError
 from services.registry.domain.uploads import RangeError, UploadStatus
 from services.registry.http.requests import body_chunks, content_range
 from services.registry.http.resources.base import Resource
-from services.registry.http.responses import set_upload_headers
+from services.registry.http.responses import set_upload_headers, upload_range
 
 
 class _UploadBase(Resource):
@@ -28,6 +28,15 @@ class _UploadBase(Resource):
                  code: str = falcon.HTTP_202) -> None:
         resp.status = code
         set_upload_headers(resp, self.upload_url(req, status), status)
+
+    def with_upload_headers(self, req: falcon.Request, exc: RangeError) -> RangeError:
+        """A refused chunk's 416 carries the session's state, so the client can resume."""
+        exc.headers.update({
+            "Location": self.upload_url(req, exc.upload),
+            "Range": upload_range(exc.upload.offset),
+            "Docker-Upload-UUID": exc.upload.uuid,
+        })
+        return exc
 
 
 class UploadStartResource(_UploadBase):
@@ -59,20 +68,19 @@ class UploadResource(_UploadBase):
             status = self.registry.append_upload(name, uuid, body_chunks(req), start, end,
                                                  req.content_length)
         except RangeError as exc:
-            exc.headers.update({
-                "Location": self.upload_url(req, exc.upload),
-                "Range": f"0-{max(exc.upload.offset - 1, 0)}",
-                "Docker-Upload-UUID": exc.upload.uuid,
-            })
-            raise
+            raise self.with_upload_headers(req, exc) from None
         self.accepted(req, resp, status)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str, uuid: str) -> None:
         digest = req.get_param("digest")
         if not digest:
             raise RegistryError("DIGEST_INVALID", "digest parameter missing")
-        desc = self.registry.finish_upload(name, uuid, digest, body_chunks(req),
-                                           req.content_length)
+        start, end = content_range(req)
+        try:
+            desc = self.registry.finish_upload(name, uuid, digest, body_chunks(req),
+                                               req.content_length, start, end)
+        except RangeError as exc:
+            raise self.with_upload_headers(req, exc) from None
         self.created(req, resp, name, desc)
         self.bridge.blob_pushed(self.context(req), name, desc)
 

@@ -1,0 +1,68 @@
+"""Bounds on slow clients (``http.timeout``), so a few connections that send half a request
+and stop cannot take every one of gunicorn's ``workers x threads`` slots.
+
+- The request line and headers: from when a worker thread takes the connection up, the
+  client has ``http.timeout.header`` to send them whole; then the connection is shut down.
+  A total, not a per-read timeout: a client dripping a byte a second is cut all the same.
+- The body: each read may wait ``http.timeout.body`` for the client's next bytes (a socket
+  timeout while the app runs), so an upload that keeps moving, however slowly, goes on, and
+  one that stops is answered 408 (:func:`services.registry.http.requests.body_chunks`).
+
+gunicorn's gthread worker has no such bounds: it waits up to 5 s for a new connection's first
+bytes, then reads what follows with no limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from shared.config import HttpTimeoutConfig
+from shared.socket_deadlines import SocketDeadlines
+
+WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
+
+
+def worker_class(timeouts: HttpTimeoutConfig) -> type[ThreadWorker]:
+    """gunicorn's gthread worker, with ``timeouts.header`` on each request's head."""
+
+    class RegistryThreadWorker(ThreadWorker):
+        head_deadlines: SocketDeadlines
+
+        def init_process(self) -> None:
+            # In the worker, after the fork: the watcher thread is this process's.
+            self.head_deadlines = SocketDeadlines("request head")
+            super().init_process()
+
+        def handle(self, conn: Any) -> Any:
+            self.head_deadlines.watch(conn, lambda: conn.sock, timeouts.header)
+            try:
+                return super().handle(conn)
+            finally:
+                self.head_deadlines.release(conn)
+
+        def handle_request(self, req: Any, conn: Any) -> Any:
+            self.head_deadlines.release(conn)  # the head is in: the rest is the app's time
+            return super().handle_request(req, conn)
+
+    return RegistryThreadWorker
+
+
+def bounded_body_reads(app: WSGIApp, seconds: float) -> WSGIApp:
+    """``app`` with each read of the request body waiting at most ``seconds`` for the client.
+    The response is written after the app returns, in blocking mode again: a client reading a
+    large blob slowly is not cut off."""
+
+    def wrapped(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        sock = environ.get("gunicorn.socket")
+        if sock is None:
+            return app(environ, start_response)
+        sock.settimeout(seconds)
+        try:
+            return app(environ, start_response)
+        finally:
+            sock.settimeout(None)
+
+    return wrapped
