@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from shared.config import Config
 from shared.listen import bind_address
 from shared.logfmt import formatter_for, kv
+from shared.slow_clients import bounded_body_reads, worker_class
 
 log = logging.getLogger("console.server")
 
@@ -38,7 +39,8 @@ class ConsoleServer(BaseApplication):
             "bind": [bind_address(c.console.listen_addr)],
             "workers": c.console.workers,
             "threads": c.console.threads,
-            "worker_class": "gthread",
+            # The registry's bounds on slow clients (http.timeout) hold here too.
+            "worker_class": worker_class(c.http.timeout),
             "timeout": 60,
             "graceful_timeout": 5,
             "keepalive": 5,
@@ -56,7 +58,7 @@ class ConsoleServer(BaseApplication):
     def load(self) -> Any:
         from services.console.app import create_app
 
-        return create_app(self.config)
+        return bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
 
 
 def run(config: Config) -> int:

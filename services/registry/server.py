@@ -23,7 +23,6 @@ from gunicorn.app.base import BaseApplication
 from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
 from services.registry.health import Readiness
-from services.registry.slow_clients import bounded_body_reads, worker_class
 from services.registry.storage import build_driver
 from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
@@ -31,6 +30,7 @@ from shared.debug_http import BoundedThreadingMixIn
 from shared.listen import bind_address
 from shared.logfmt import formatter_for, kv, quote
 from shared.metrics import mark_process_dead, render_latest
+from shared.slow_clients import bounded_body_reads, worker_class
 
 # The debug server and the upload purger are threads in gunicorn's master, which forks workers
 # while they run: everything they import is imported here, before any fork, so a worker never

@@ -28,7 +28,7 @@ WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 def worker_class(timeouts: HttpTimeoutConfig) -> type[ThreadWorker]:
     """gunicorn's gthread worker, with ``timeouts.header`` on each request's head."""
 
-    class RegistryThreadWorker(ThreadWorker):
+    class BoundedThreadWorker(ThreadWorker):
         head_deadlines: SocketDeadlines
 
         def init_process(self) -> None:
@@ -47,7 +47,7 @@ def worker_class(timeouts: HttpTimeoutConfig) -> type[ThreadWorker]:
             self.head_deadlines.release(conn)  # the head is in: the rest is the app's time
             return super().handle_request(req, conn)
 
-    return RegistryThreadWorker
+    return BoundedThreadWorker
 
 
 def bounded_body_reads(app: WSGIApp, seconds: float) -> WSGIApp:
