@@ -164,7 +164,7 @@ def run(config: Config, serve_debug: bool) -> int:
             log.error(kv("debug server failed", addr=config.http.debug_addr, error=exc))
 
     broker = config.notifications.broker
-    log.info(kv("notifier starting", broker="embedded" if broker.embedded else broker.url.split("@")[-1],
+    log.info(kv("notifier starting", broker=broker.display,
                 exchange=broker.exchange, endpoints=",".join(e.name for e in endpoints) or "none"))
     # Even with every endpoint disabled (nothing to consume): a registry still on an older
     # config may publish, and the disabled queues must not collect that.
