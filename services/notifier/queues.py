@@ -23,6 +23,7 @@ from shared.broker import (
     dead_queue_name,
     endpoint_queue_name,
     endpoint_record,
+    node_connection,
     retry_queue_name,
     retry_steps,
     topology_for,
@@ -62,14 +63,11 @@ def endpoint_queues(config: Config, name: str) -> EndpointQueues:
 
 
 def _open(config: Config) -> Connection | None:
-    connection = connect(config, purpose="consume")
     try:
-        connection.ensure_connection(max_retries=3)
-    except (OperationalError, *connection.connection_errors) as exc:  # kombu wraps them
+        return connect(config, purpose="consume", rounds=4)
+    except (OperationalError, *node_connection(config).connection_errors) as exc:  # kombu wraps them
         print(kv("broker unreachable", error=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
-        connection.release()
         return None
-    return connection
 
 
 def _count(topology: Topology, connection: Connection, names: list[str] | tuple[str, ...]) -> int:

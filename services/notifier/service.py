@@ -27,7 +27,7 @@ from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
 from shared.broker import (
     QueueConflict,
-    connect,
+    connected,
     embedded_directory,
     enabled_endpoints,
     endpoint_record,
@@ -55,11 +55,10 @@ def _prepare_broker(config: Config, stop: threading.Event) -> bool:
     broker if it is not up yet. A :class:`QueueConflict` is raised: waiting would not end it."""
     wait = 0.5
     while not stop.is_set():
-        connection = connect(config, purpose="consume")
         try:
-            connection.ensure_connection(max_retries=1)
-            topology_for(config).declare(connection, enabled_endpoints(config))
-            _unbind_disabled(config, connection)
+            with connected(config, purpose="consume", rounds=2) as connection:
+                topology_for(config).declare(connection, enabled_endpoints(config))
+                _unbind_disabled(config, connection)
             return True
         except QueueConflict:
             raise
@@ -67,11 +66,6 @@ def _prepare_broker(config: Config, stop: threading.Event) -> bool:
             log.warning(kv("broker unreachable, retrying", error=f"{type(exc).__name__}: {exc}"))
             stop.wait(wait)
             wait = min(wait * 2, 2.0)
-        finally:
-            try:
-                connection.release()
-            except Exception:  # a half-open connection may fail to close
-                pass
     return False
 
 
@@ -114,19 +108,13 @@ class RemovedEndpoints:
 
     def check_now(self) -> None:
         """:meth:`check` on a connection of its own; an unreachable broker is left for later."""
-        connection = connect(self.config, purpose="consume")
         try:
-            connection.ensure_connection(max_retries=1)
-            self.check(connection)
+            with connected(self.config, purpose="consume", rounds=2) as connection:
+                self.check(connection)
         except Exception as exc:  # an outage: the consumers report it
             log.log(logging.DEBUG if self.failed else logging.WARNING,
                     kv("removed endpoints not checked", error=f"{type(exc).__name__}: {exc}"))
             self.failed = True
-        finally:
-            try:
-                connection.release()
-            except Exception:  # a half-open connection may fail to close
-                pass
 
 
 def run(config: Config, serve_debug: bool) -> int:

@@ -70,10 +70,10 @@ class _BrokerLink:
 
     def publish(self, routing_key: str, payload: dict[str, Any]) -> None:
         if self.producer is None:
+            # Each node of the broker once (kombu's own retry would sleep 2 s between attempts);
+            # after a node is lost, the first that answers.
             connection = connect(self.config, purpose="publish")
             try:
-                # One attempt: kombu's own retry would sleep 2 s between attempts.
-                connection.ensure_connection(max_retries=0)
                 self.topology.declare(connection, enabled_endpoints(self.config))
                 self.producer = Producer(connection.default_channel, serializer="json")
             except Exception:
