@@ -86,7 +86,8 @@ def _removed_endpoints(topology: Topology, connection: Connection,
                        configured: list[str]) -> list[str]:
     """Endpoints the notifiers' record knows and the config does not: removed ones whose queues
     are still there (:mod:`shared.broker.endpoint_record`). No record, no names (and none created)."""
-    if topology.queue_size(connection, endpoint_record.record_queue(topology).name) is None:
+    if all(topology.queue_size(connection, name) is None
+           for name in endpoint_record.record_names(topology)):
         return []
     return sorted(set(endpoint_record.stamp(connection, topology, [])) - set(configured))
 
