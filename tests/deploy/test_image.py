@@ -106,7 +106,7 @@ def test_a_wheel_builds_from_exactly_what_the_build_stage_copies(tmp_path):
     assert result.returncode == 0, result.stderr
     (wheel,) = (tmp_path / "wheels").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for module in ("services/cli.py", "shared/config.py", "services/registry/metrics.py",
+    for module in ("services/cli.py", "shared/config/__init__.py", "services/registry/metrics.py",
                    "services/notifier/metrics.py"):
         assert module in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
