@@ -544,11 +544,17 @@ class PrivateRabbitCluster:
         assert sorted(running) == sorted(n.node for n in self.nodes), status.stdout
 
     def destroy(self) -> None:
-        for node in self.nodes:
+        def stop(node: PrivateRabbit) -> None:
             try:
                 node.destroy()
             except Exception:  # the others must stop all the same
                 pass
+
+        stopping = [threading.Thread(target=stop, args=(node,)) for node in self.nodes]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         if self.epmd is not None:
             self.epmd.kill()
             self.epmd.wait(10)
