@@ -1,5 +1,5 @@
 # One image for every command: `registry serve` (default), `registry notifier`,
-# `registry garbage-collect`, `registry deadletter`, `registry queues`.
+# `registry console`, `registry garbage-collect`, `registry deadletter`, `registry queues`.
 #   docker build -t durable-registry .
 #   docker run -p 5000:5000 durable-registry                      # registry, embedded broker
 #   docker run durable-registry notifier /etc/registry/config.yml  # a notifier
@@ -30,7 +30,9 @@ VOLUME ["/var/lib/registry"]
 
 # 5000: the OCI Distribution API. 5001: /metrics and /debug/health (http.debug.addr), for both
 # `serve` and `notifier`, so one health check fits both. No curl in the slim image: Python does it.
-EXPOSE 5000 5001
+# 5002: the web console (`registry console`; its health check: REGISTRY_HEALTHCHECK_URL=
+# http://127.0.0.1:5002/health).
+EXPOSE 5000 5001 5002
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ.get('REGISTRY_HEALTHCHECK_URL', 'http://127.0.0.1:5001/debug/health'), timeout=4)"]
 

@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/registry.yml
-DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose
+# The example webhook receiver `make run` starts: the port config/registry.yml's endpoint names.
+WEBHOOK_PORT ?= 5003
+DEBIAN_TOOLS := skopeo umoci docker-registry promtool docker-compose dockerd debootstrap chromium
 
 .PHONY: run test lint system-deps install clean
 
@@ -15,11 +17,17 @@ $(BIN)/registry: pyproject.toml
 
 install: $(BIN)/registry
 
+# The registry, and beside it the example webhook receiver the sample config notifies, printing
+# each event it gets. Ctrl-C stops both: the shell's traps kill the receiver once serve exits
+# (a background job of a script ignores Ctrl-C itself).
 run: install
 	mkdir -p var/registry
+	@PRINT_BODY=1 $(BIN)/python deploy/webhook-receiver/receiver.py $(WEBHOOK_PORT) & receiver=$$!; \
+	trap 'kill $$receiver 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/registry serve $(CONFIG)
 
-# The clients and validators the tests drive (skopeo, the reference registry, promtool, ...).
+# The clients and validators the tests drive (skopeo, the reference registry, promtool, the
+# Docker engine, ...).
 system-deps:
 	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages for:$$missing"; .ci/install-debian-packages; fi

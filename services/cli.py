@@ -1,7 +1,8 @@
-"""The ``registry`` command: one config file, five sub-commands.
+"""The ``registry`` command: one config file, six sub-commands.
 
-This module composes the two services (it is the only place that knows both): in embedded mode
-``serve`` starts a notifier process beside the HTTP server.
+This module composes the services (it is the only place that knows them all): in embedded mode
+``serve`` starts a notifier process beside the HTTP server, and the web console when
+``console.addr`` is set.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import argparse
 import logging
 import multiprocessing
 import os
+import secrets
 import sys
+from dataclasses import replace
 
 from shared.broker import ignored_queue_type
 from shared.config import Config, ConfigError, load_config
@@ -44,11 +47,37 @@ def _run_embedded_notifier(config: Config) -> None:
     run(config, serve_debug=False)
 
 
+def _run_embedded_console(config: Config) -> None:
+    from services.console.server import run
+
+    raise SystemExit(run(config))
+
+
+def _with_run_secret(config: Config) -> Config:
+    """The console and the registry share ``http.secret``; with none configured, one made for
+    this run (sessions then end when it stops)."""
+    if config.http.secret:
+        return config
+    log.warning(kv("http.secret not set: the console and the registry share one made for "
+                   "this run", key="http.secret"))
+    return replace(config, http=replace(config.http, secret=secrets.token_urlsafe(32)))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         prepare_multiprocess_dir()
     config = _load(args.config)
     from services.registry.server import run as run_server
+
+    console = None
+    if config.notifications.broker.embedded and config.console.addr:
+        # As the notifier: with a broker of its own the deployment runs `registry console`.
+        config = _with_run_secret(config)
+        console = multiprocessing.get_context("fork").Process(
+            target=_run_embedded_console, args=(config,), name="console", daemon=False
+        )
+        console.start()
+        log.info(kv("embedded console started", pid=console.pid, addr=config.console.addr))
 
     notifier = None
     if config.notifications.broker.embedded and any(
@@ -61,12 +90,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         notifier.start()
         log.info(kv("embedded notifier started", pid=notifier.pid))
+    serving = os.getpid()
+    if notifier is not None or console is not None:
+        # gunicorn's workers are forks of this process: multiprocessing's exit hook there would
+        # try to join serve's notifier and console, which are not theirs (a traceback on every
+        # Ctrl-C). Its registry of children has no public way to be emptied.
+        os.register_at_fork(after_in_child=multiprocessing.process._children.clear)
     try:
         return run_server(config)
     finally:
-        if notifier is not None and notifier.is_alive():
-            notifier.terminate()
-            notifier.join(15)
+        # gunicorn's workers are forks of this process and leave through here too: only the
+        # process that started the children stops them.
+        if os.getpid() == serving:
+            for child in (notifier, console):
+                if child is not None and child.is_alive():
+                    child.terminate()
+                    child.join(15)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    from services.console.server import run
+
+    return run(config)
 
 
 def cmd_notifier(args: argparse.Namespace) -> int:
@@ -114,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the OCI Distribution API")
     p.add_argument("config")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("console", help="serve the web console on console.addr (default :5002)")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("notifier", help="consume events and deliver webhooks")
     p.add_argument("config")

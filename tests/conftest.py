@@ -86,3 +86,15 @@ def redis_addr() -> str:
     if not _wait_for(host, int(port), 10):
         pytest.fail(f"Redis is not reachable on {REDIS_ADDR} (start: redis-server --daemonize yes)")
     return REDIS_ADDR
+
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The tests' own Docker engine (tests/docker_engine.py), one per session for every folder;
+    it stops when the session ends."""
+    from tests.docker_engine import start_engine  # it imports this module: not at the top
+
+    engine = start_engine()
+    yield engine
+    engine.stop()

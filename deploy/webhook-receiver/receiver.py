@@ -3,7 +3,8 @@ compose runs it straight from the python image.
 
 POST any path: checks the Authorization header against the file named by TOKEN_FILE (when set),
 accepts the three body formats (a bare event, the reference's envelope, a CloudEvent) and logs
-one line per event. GET /events returns the last events received, newest last.
+one line per event, followed by the event itself when PRINT_BODY=1 (`make run` sets it, so a
+newcomer sees what a webhook carries). GET /events returns the last events received, newest last.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RECEIVED: deque = deque(maxlen=int(os.environ.get("KEEP_EVENTS", "100")))
+PRINT_BODY = os.environ.get("PRINT_BODY", "") == "1"
 
 
 def expected_authorization() -> str | None:
@@ -46,11 +48,11 @@ class Handler(BaseHTTPRequestHandler):
         for event in events:
             RECEIVED.append(event)
             target = event.get("target", {})
-            print(
-                f"event id={event.get('id')} action={event.get('action')} "
-                f"repository={target.get('repository')} tag={target.get('tag')}",
-                flush=True,
-            )
+            line = (f"event id={event.get('id')} action={event.get('action')} "
+                    f"repository={target.get('repository')} tag={target.get('tag')}")
+            if PRINT_BODY:
+                line += "\n" + json.dumps(event, indent=2)
+            print(line, flush=True)
         self.answer(200, {"received": len(events)})
 
     def do_GET(self) -> None:  # noqa: N802
@@ -73,7 +75,8 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
-    print(f"webhook receiver listening on :{port}", flush=True)
+    print(f"webhook receiver listening on :{port} (GET /events lists what it received)",
+          flush=True)
     ThreadingHTTPServer(("", port), Handler).serve_forever()
 
 

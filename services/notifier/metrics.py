@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 SENT = Counter(
@@ -62,3 +64,12 @@ REF_STATUS = Counter(
     "Reference-compatible: responses by '<code> <text>'",
     ["code", "endpoint"],
 )
+
+
+def export_endpoints(names: Iterable[str]) -> None:
+    """Export each endpoint's counters at 0 from the start. A series that first appears at 1 has
+    no ``increase()``, so the first drop after a notifier starts would never fire the
+    RegistryNotificationsDropping alert."""
+    for name in names:
+        for counter in (SENT, FAILED, DROPPED, FILTERED, REPLAYED):
+            counter.labels(endpoint=name)

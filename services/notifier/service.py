@@ -25,6 +25,7 @@ from kombu import Connection
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
+from services.notifier.metrics import export_endpoints
 from shared.broker import (
     QueueConflict,
     connected,
@@ -129,6 +130,7 @@ def run(config: Config, serve_debug: bool) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     endpoints = enabled_endpoints(config)
+    export_endpoints(e.name for e in endpoints)
     for endpoint in config.notifications.endpoints:
         if endpoint.disabled:
             log.info(kv("endpoint disabled, not consuming", endpoint=endpoint.name))

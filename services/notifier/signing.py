@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-SECRET_PREFIX = "whsec_"
+from shared.config.signing import signing_key
 
 
 def signature(secrets: tuple[str, ...] | list[str], msg_id: str, timestamp: int,
@@ -16,7 +16,6 @@ def signature(secrets: tuple[str, ...] | list[str], msg_id: str, timestamp: int,
     signed = f"{msg_id}.{timestamp}.".encode() + body
     parts = []
     for secret in secrets:
-        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-        digest = hmac.new(key, signed, hashlib.sha256).digest()
+        digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
         parts.append("v1," + base64.b64encode(digest).decode())
     return " ".join(parts)

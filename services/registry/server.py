@@ -26,6 +26,7 @@ from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
+from shared.listen import bind_address
 from shared.logfmt import formatter_for, kv
 from shared.metrics import mark_process_dead, render_latest
 
@@ -34,11 +35,6 @@ from shared.metrics import mark_process_dead, render_latest
 # inherits a module lock held by one of them mid-import.
 
 log = logging.getLogger("registry.server")
-
-
-def bind_address(addr: str) -> str:
-    """``:5000`` -> ``0.0.0.0:5000``; ``[::]:5000`` and ``host:port`` as they are."""
-    return f"0.0.0.0{addr}" if addr.startswith(":") else addr
 
 
 def _json(start_response: Any, status: str, doc: dict) -> list[bytes]:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from shared.config.auth import AuthConfig, parse_auth
+from shared.config.console import ConsoleConfig, parse_console
 from shared.config.environment import apply_env_overrides
 from shared.config.errors import ConfigError
 from shared.config.http import HttpConfig, parse_http
@@ -30,6 +31,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     redis: RedisConfig | None = None
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     ignored_keys: tuple[str, ...] = ()
     source: str | None = None
 
@@ -101,6 +103,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         auth=parse_auth(root.section("auth")),
         redis=parse_redis(root.section("redis")) if root.has("redis") else None,
         notifications=parse_notifications(root.section("notifications")),
+        console=parse_console(root.section("console")),
         source=source,
     )
     if config.storage.cache.blobdescriptor == "redis" and not (config.redis and config.redis.addrs):

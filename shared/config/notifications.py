@@ -11,6 +11,7 @@ from kombu.utils.url import maybe_sanitize_url
 from shared.config.errors import ConfigError
 from shared.config.secrets import expand_secret
 from shared.config.section import Section
+from shared.config.signing import signing_key
 
 EVENT_FORMATS = ("event", "envelope", "cloudevents")
 EVENT_ACTIONS = ("pull", "push", "mount", "delete")
@@ -158,6 +159,22 @@ def _broker_nodes(broker: Section) -> tuple[str, ...]:
     return nodes
 
 
+def _signing_secrets(signing: Section) -> list[str]:
+    """``signing.secret`` and ``signing.secrets``, expanded, each checked to be able to sign."""
+    keyed = [(signing.key(f"secrets.{i}"), s) for i, s in enumerate(signing.strings("secrets"))]
+    if signing.str("secret"):
+        keyed.insert(0, (signing.key("secret"), signing.str("secret") or ""))
+    secrets = []
+    for key, raw in keyed:
+        secret = expand_secret(raw, key)
+        try:
+            signing_key(secret)
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+        secrets.append(secret)
+    return secrets
+
+
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -176,21 +193,14 @@ def _endpoint(e: Section) -> EndpointConfig:
     for action in actions:
         if action not in EVENT_ACTIONS:
             raise ConfigError(ignore.key("actions"), f"unknown action {action!r}")
-    signing = e.section("signing")
-    secrets = list(signing.strings("secrets"))
-    if signing.str("secret"):
-        secrets.insert(0, signing.str("secret") or "")
-    secrets = [expand_secret(s, signing.key("secret")) for s in secrets]
-    for s in secrets:
-        if not s.startswith("whsec_"):
-            raise ConfigError(signing.key("secret"), "a signing secret starts with whsec_")
+    secrets = _signing_secrets(e.section("signing"))
     tls = e.section("tls")
     timeout = e.duration("timeout", 1.0)
     backoff = e.duration("backoff", 1.0)
     return EndpointConfig(
         name=name,
         url=url,
-        headers=e.headers("headers"),
+        headers=e.headers("headers", secrets=True),
         timeout=timeout if timeout else 1.0,
         threshold=e.int("threshold", 10, minimum=1) or 10,
         backoff=backoff if backoff is not None else 1.0,

@@ -11,6 +11,10 @@ from shared.config.errors import ConfigError
 _SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 
 
+def is_secret_reference(value: str) -> bool:
+    return _SECRET_REF.match(value.strip()) is not None
+
+
 def expand_secret(value: str, key: str) -> str:
     """``${env:NAME}`` and ``${file:/path}`` let a secret live outside the config file
     (a Kubernetes Secret mounted as a file or an environment variable)."""

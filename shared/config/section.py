@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.config.errors import ConfigError
-from shared.config.secrets import expand_secret
+from shared.config.secrets import expand_secret, is_secret_reference
 from shared.durations import parse_duration
 
 
@@ -93,7 +93,10 @@ class Section:
             raise ConfigError(self.key(name), f"expected a list of strings, got {v!r}")
         return tuple(str(i) for i in v)
 
-    def headers(self, name: str) -> dict[str, tuple[str, ...]]:
+    def headers(self, name: str, secrets: bool = False) -> dict[str, tuple[str, ...]]:
+        """A mapping of header name to values. ``secrets``: values may be ``${env:...}`` or
+        ``${file:...}`` (webhook headers). Elsewhere such a value is refused, not expanded:
+        ``http.headers`` go out on every response, where a secret would be published."""
         raw = self.value(name)
         if raw is None:
             return {}
@@ -108,6 +111,10 @@ class Section:
                 raise ConfigError(key, f"expected a list of values, got {values!r}")
             if not _HEADER_NAME.match(str(header)):
                 raise ConfigError(key, "not a valid HTTP header name")
+            if not secrets and any(is_secret_reference(str(v)) for v in values):
+                raise ConfigError(key, "${env:...} and ${file:...} are expanded only in webhook "
+                                  "headers and signing secrets; these headers are sent to every "
+                                  "client")
             expanded = tuple(expand_secret(str(v), key) for v in values)
             if any("\r" in v or "\n" in v for v in expanded):
                 # Said without the value: it may be a secret.

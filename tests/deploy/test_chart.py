@@ -22,7 +22,8 @@ USER_SECRETS = {
     "registry-redis": {"redis-password": "redis-pw"},
     "registry-http": {"http-secret": "0123456789abcdef"},
     "registry-htpasswd": {"htpasswd": "admin:$2y$05$abcdefghijklmnopqrstuv"},
-    "ci-webhook": {"authorization": "Bearer ci-token", "signing-secret": "whsec_cisecret"},
+    "ci-webhook": {"authorization": "Bearer ci-token",
+                   "signing-secret": "whsec_Y2ktc2lnbmluZy1rZXktZm9yLWNoYXJ0LXRlc3Rz"},
     "ci-webhook-tls": {"ca.crt": "CA PEM", "tls.crt": "CERT PEM", "tls.key": "KEY PEM"},
 }
 
@@ -44,7 +45,7 @@ INLINE = {
                     {"name": "Authorization", "value": "Bearer inline-token"},
                     {"name": "X-Api-Key", "existingSecret": "api-keys", "key": "ci"},
                 ],
-                "signingSecret": {"value": "whsec_inline"},
+                "signingSecret": {"value": "whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM="},
             },
             {"name": "plain", "url": "https://plain.example/", "disabled": True},
         ]
@@ -118,13 +119,14 @@ def test_every_object_validates_against_kubernetes_schemas_strictly(rendered):
 def test_the_objects_asked_for_are_there(chart):
     objects = c.render(chart, production())
     kinds = sorted(o["kind"] for o in objects)
-    for kind, count in {"Deployment": 2, "HorizontalPodAutoscaler": 2, "PodDisruptionBudget": 2,
-                        "Service": 3, "Ingress": 1, "ConfigMap": 3, "PersistentVolumeClaim": 1,
+    for kind, count in {"Deployment": 3, "HorizontalPodAutoscaler": 2, "PodDisruptionBudget": 2,
+                        "Service": 4, "Ingress": 2, "ConfigMap": 3, "PersistentVolumeClaim": 1,
                         "ServiceMonitor": 1, "PrometheusRule": 1}.items():
         assert kinds.count(kind) == count, kind
     # Autoscaled Deployments leave replicas to the HPA.
-    for deployment in c.find(objects, "Deployment"):
-        assert "replicas" not in deployment["spec"]
+    for name in ("registry", "registry-notifier"):
+        assert "replicas" not in c.one(objects, "Deployment", name)["spec"]
+    assert c.one(objects, "Deployment", "registry-console")["spec"]["replicas"] == 1
     hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in c.find(objects, "HorizontalPodAutoscaler")}
     assert hpa_targets == {"registry", "registry-notifier"}
     # The production values use an external broker: no RabbitMQ in the release.
@@ -164,13 +166,18 @@ def test_pods_run_non_root_read_only_with_health_probes_on_the_debug_port(render
         assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # the writable scratch
+        assert container["args"][1] == "/etc/registry/config.yml"
+        if container["args"][0] == "console":  # no debug listener: /health on its own port
+            assert {"name": "console", "containerPort": 5002, "protocol": "TCP"} in container["ports"]
+            for probe in ("livenessProbe", "readinessProbe"):
+                assert container[probe]["httpGet"] == {"path": "/health", "port": "console"}
+            continue
         assert {"name": "debug", "containerPort": 5001, "protocol": "TCP"} in container["ports"]
         ready = "/debug/ready" if container["args"][0] == "serve" else "/debug/health"
         assert container["livenessProbe"]["httpGet"] == {"path": "/debug/health", "port": "debug"}
         assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": "debug"}
         assert container["args"][0] in ("serve", "notifier")
-        assert container["args"][1] == "/etc/registry/config.yml"
-        assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # the writable scratch
 
 
 # ---------------------------------------------------------------- storage
@@ -265,7 +272,7 @@ def test_production_secrets_reach_both_containers_from_the_users_secrets(chart, 
         ci = next(e for e in config.notifications.endpoints if e.name == "ci")
         assert ci.headers["Authorization"] == ("Bearer ci-token",)
         assert ci.headers["X-Registry"] == ("registry.example.com",)
-        assert ci.signing_secrets == ("whsec_cisecret",)
+        assert ci.signing_secrets == ("whsec_Y2ktc2lnbmluZy1rZXktZm9yLWNoYXJ0LXRlc3Rz",)
         assert ci.ignored_actions == ("pull",) and ci.threshold == 10
         assert config.notifications.broker.url == USER_SECRETS["registry-broker"]["url"]
     # The registry alone needs the HTTP secret, Redis password and htpasswd file.
@@ -282,7 +289,7 @@ def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_pa
     objects = c.render(chart, INLINE)
     configmap = c.one(objects, "ConfigMap", "registry-config")["data"]["config.yml"]
     for secret in ("inline-broker-pw", "inline-redis-pw", "inline-http-secret", "inlinehash",
-                   "inline-token", "whsec_inline", "key-from-user-secret"):
+                   "inline-token", "whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM=", "key-from-user-secret"):
         assert secret not in configmap
     secrets = c.secret_data(objects, INLINE_USER_SECRETS)
     for name in ("registry", "registry-notifier"):
@@ -293,11 +300,36 @@ def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_pa
             "X-Api-Key": ("key-from-user-secret",),
             "X-Plain": ("visible",),
         }
-        assert hooks.signing_secrets == ("whsec_inline",)
+        assert hooks.signing_secrets == ("whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM=",)
         assert config.notifications.endpoints[1].disabled is True
         assert config.notifications.broker.url == "amqp://u:inline-broker-pw@mq.example:5672/"
     config, _ = check_pod_config(objects, "registry", secrets, tmp_path / "again")
     assert config.http.secret == "inline-http-secret" and config.redis.password == "inline-redis-pw"
+
+
+def test_the_console_reads_the_config_with_the_registrys_secret_and_service(chart, tmp_path):
+    objects = c.render(chart, {**production(), "console": {"operators": ["admin"]}})
+    secrets = c.secret_data(objects, USER_SECRETS)
+    config, _ = check_pod_config(objects, "registry-console", secrets, tmp_path)
+    assert config.ignored_keys == ()
+    assert config.console.listen_addr == ":5002" and config.console.operators == ("admin",)
+    assert config.console.registry == "http://registry:5000"  # the API Service
+    assert config.http.secret == USER_SECRETS["registry-http"]["http-secret"]
+    # The registry pods read the same file and start no console (they have a broker).
+    registry, _ = check_pod_config(objects, "registry", secrets, tmp_path / "registry")
+    assert registry.console.addr == ":5002" and not registry.notifications.broker.embedded
+
+
+def test_the_console_ingress_is_optional_and_the_console_can_be_left_out(chart):
+    objects = c.render(chart, {"console": {"ingress": {"enabled": True, "className": "nginx"}}})
+    ingress = c.one(objects, "Ingress", "registry-console")
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "registry-console", "port": {"name": "console"}}
+    assert c.one(objects, "Service", "registry-console")["spec"]["ports"][0]["port"] == 5002
+    without = c.render(chart, {"console": {"enabled": False}})
+    assert not [o for o in without if o["metadata"]["name"].endswith("-console")]
+    configmap = c.one(without, "ConfigMap", "registry-config")["data"]["config.yml"]
+    assert "console" not in yaml.safe_load(configmap)
 
 
 def test_default_install_reaches_its_own_rabbitmq(chart, tmp_path):

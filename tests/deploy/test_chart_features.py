@@ -26,7 +26,7 @@ from tests.e2e.tokenserver import Signer, access
 
 SIGNER = Signer.generate("chart token signer")
 BUNDLE = SIGNER.certificate_pem().decode()
-SIGNING_SECRET = "whsec_chartfeaturesecret"
+SIGNING_SECRET = "whsec_Y2hhcnQtZmVhdHVyZXMtc2lnbmluZy1rZXkhIQ=="
 CONFLICT = "auth.htpasswd.enabled and auth.token.enabled are both true"
 
 
@@ -267,10 +267,11 @@ def test_the_documented_endpoint_example_renders_and_loads(chart, tmp_path):
     values = {"notifications": {"endpoints": [endpoint]}}
     chart.validate_schema(values)
     objects = c.render(chart, values)
-    user = {"ci-webhook": {"authorization": "Bearer t", "signing-secret": "whsec_doc"},
+    doc_secret = "whsec_c2lnbmluZy1rZXktZnJvbS10aGUtcmVhZG1lLWRvYw=="
+    user = {"ci-webhook": {"authorization": "Bearer t", "signing-secret": doc_secret},
             "ci-webhook-tls": USER_SECRETS["hooks-tls"]}
     config, root = pod_config(objects, "registry-notifier", tmp_path, user)
     (ci,) = config.notifications.endpoints
-    assert config.ignored_keys == () and ci.signing_secrets == ("whsec_doc",)
+    assert config.ignored_keys == () and ci.signing_secrets == (doc_secret,)
     assert ci.ignore_headrequests is True and ci.repositories and ci.ignored_repositories
     assert (root / ci.tls.key.lstrip("/")).read_text() == PRIVATE_KEY

@@ -108,9 +108,13 @@ def module_registry(request, tmp_path_factory):
 @pytest.fixture
 def skopeo(tmp_path):
     """Run skopeo with an isolated HOME (own blob-info cache) and no TLS; returns stdout."""
+    return skopeo_runner(tmp_path / "home")
+
+
+def skopeo_runner(home: Path):
+    """``run(*args, check=True)``: skopeo with ``home`` as its HOME (for module fixtures)."""
     exe = require_tool("skopeo")
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"),
            "XDG_CONFIG_HOME": str(home / ".config"), "XDG_RUNTIME_DIR": str(home / "run")}
 

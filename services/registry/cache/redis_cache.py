@@ -84,6 +84,10 @@ def client_from_config(config: RedisConfig) -> redis.Redis | redis.RedisCluster:
                        max_connections=config.maxactive or None, **common)
 
 
+# The operation label of registry_storage_cache_redis_seconds: the reference's names.
+OPERATIONS = ("Stat", "SetDescriptor", "Clear")
+
+
 class RedisBlobDescriptorCache(BlobDescriptorCache):
     kind = "redis"
 
@@ -95,6 +99,9 @@ class RedisBlobDescriptorCache(BlobDescriptorCache):
         self._available = True
         self._retry_at = 0.0
         self._probing = False
+        # Exported at 0 from the start, so rate() and increase() see the first calls too.
+        for operation in OPERATIONS:
+            CACHE_REDIS.labels(operation)
 
     @classmethod
     def from_config(cls, config: RedisConfig, retry_interval: float = RETRY_INTERVAL

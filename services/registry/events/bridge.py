@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from services.registry.domain.descriptors import BLOB_MEDIA_TYPE, Descriptor
 from shared.config import Config
+from shared.console_reads import is_console_read
 from shared.events import Event, EventSink, RequestRecord, Source, Target
 from shared.logfmt import kv
 
@@ -44,6 +45,7 @@ class RequestContext:
     useragent: str
     base_url: str  # "http://registry.example.com" (no trailing slash)
     actor: str | None = None
+    console_read: str | None = None  # the console's header, if the request carried one
 
     def record(self) -> RequestRecord:
         return RequestRecord(id=self.id, addr=self.addr, host=self.host, method=self.method,
@@ -57,14 +59,21 @@ def source_for(config: Config) -> Source:
 
 
 class EventBridge:
-    def __init__(self, sink: EventSink, source: Source, include_references: bool = False):
+    def __init__(self, sink: EventSink, source: Source, include_references: bool = False,
+                 secret: str | None = None):
         self.sink = sink
         self.source = source
         self.include_references = include_references
+        self.secret = secret  # http.secret: recognises the web console's reads
 
     @classmethod
     def from_config(cls, config: Config, sink: EventSink) -> EventBridge:
-        return cls(sink, source_for(config), config.notifications.includereferences)
+        return cls(sink, source_for(config), config.notifications.includereferences,
+                   config.http.secret)
+
+    def _browsing(self, ctx: RequestContext) -> bool:
+        """A person looking at an image in the web console is not pulling it: no pull event."""
+        return is_console_read(ctx.console_read, self.secret)
 
     # ------------------------------------------------------------ plumbing
     def _emit(self, ctx: RequestContext, kind: str, action: str, target: Target) -> None:
@@ -95,6 +104,8 @@ class EventBridge:
 
     # ------------------------------------------------------------ blobs
     def blob_pulled(self, ctx: RequestContext, repo: str, desc: Descriptor) -> None:
+        if self._browsing(ctx):
+            return
         self._emit(ctx, "blob", "pull", self._blob_target(ctx, repo, desc))
 
     def blob_pushed(self, ctx: RequestContext, repo: str, desc: Descriptor) -> None:
@@ -110,6 +121,8 @@ class EventBridge:
     # ------------------------------------------------------------ manifests and tags
     def manifest_pulled(self, ctx: RequestContext, repo: str, desc: Descriptor,
                         tag: str | None = None, references: Sequence[str] = ()) -> None:
+        if self._browsing(ctx):
+            return
         self._emit(ctx, "manifest", "pull",
                    self._manifest_target(ctx, repo, desc, tag, references))
 

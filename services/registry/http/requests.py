@@ -10,6 +10,7 @@ import falcon
 
 from services.registry.domain.errors import RegistryError
 from services.registry.events.bridge import RequestContext
+from shared.console_reads import CONSOLE_READ_HEADER
 
 CHUNK_SIZE = 1 << 20
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?$")
@@ -76,4 +77,5 @@ def request_context(req: falcon.Request, configured_host: str | None,
         useragent=req.user_agent or "",
         base_url=base_url(req, configured_host, prefix),
         actor=getattr(principal, "name", None) if principal is not None else None,
+        console_read=req.get_header(CONSOLE_READ_HEADER),
     )

@@ -113,14 +113,16 @@ def running(*processes: Process) -> Iterator[tuple[Process, ...]]:
             p.stop()
 
 
+def samples(text: str, name: str, **labels: str) -> list[float]:
+    """The values of the samples called ``name`` whose labels include ``labels``."""
+    return [sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())]
+
+
 def value(text: str, name: str, **labels: str) -> float:
     """The sum of the samples called ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
+    return sum(samples(text, name, **labels))
 
 
 # ---------------------------------------------------------------- webhook receiver

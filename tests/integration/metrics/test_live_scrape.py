@@ -30,6 +30,7 @@ from tests.integration.metrics.live import (
     Process,
     Receiver,
     push_image,
+    samples,
     serve_config,
     value,
 )
@@ -185,3 +186,19 @@ def test_every_dashboard_and_alert_metric_is_scraped(stack):
     for text in (registry_text, notifier_text):
         unexpected = promtool_findings(promtool, text) - ACCEPTED_LINT
         assert not unexpected, unexpected
+
+
+def test_counters_and_the_redis_histogram_exist_at_zero_before_any_event(stack):
+    """A series that first appears at 1 has no increase(): the first drop after a notifier
+    starts would not fire RegistryNotificationsDropping. So each endpoint's counters are there,
+    at 0, before anything happened, and so is the Redis cache's latency histogram."""
+    serve, notifier, _receiver, endpoints, _ = stack
+    notifier_page = notifier.scrape()
+    for endpoint in endpoints:
+        for name in ("sent", "failed", "dropped", "filtered", "replayed"):
+            metric = f"registry_notifications_{name}_total"
+            assert samples(notifier_page, metric, endpoint=endpoint) == [0.0], (metric, endpoint)
+    serve_page = serve.scrape()
+    for operation in ("Stat", "SetDescriptor", "Clear"):
+        assert samples(serve_page, "registry_storage_cache_redis_seconds_count",
+                       operation=operation) == [0.0], operation

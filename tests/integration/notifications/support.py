@@ -352,9 +352,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Process:
-    """A ``registry`` subprocess with its output in a log file."""
+    """A ``registry`` subprocess with its output in a log file. ``registry``: the console
+    script to run (another installation's, say), this interpreter's by default."""
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
+                 registry: Path = REGISTRY):
         self.log_path = log_path
         self.debug_url: str | None = None
         env = dict(env or clean_env())
@@ -362,7 +364,7 @@ class Process:
         # test's own temporary folder, not into the machine's.
         env.setdefault("TMPDIR", str(log_path.parent))
         with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen([str(REGISTRY), *args], stdout=log,
+            self.proc = subprocess.Popen([str(registry), *args], stdout=log,
                                          stderr=subprocess.STDOUT, env=env,
                                          cwd=REPO_ROOT, start_new_session=True)
 
@@ -391,14 +393,14 @@ class Process:
 
 
 def start_notifier(deployment: Deployment, name: str = "notifier",
-                   debug_port: int | None = None) -> Process:
+                   debug_port: int | None = None, registry: Path = REGISTRY) -> Process:
     """A ``registry notifier`` on the deployment's config, once it consumes every endpoint.
     ``debug_port``: another port for /metrics than the config's (a second notifier)."""
     log_path = deployment.workdir / f"{name}.log"
     env = clean_env()
     if debug_port is not None:
         env["REGISTRY_HTTP_DEBUG_ADDR"] = f"127.0.0.1:{debug_port}"
-    process = Process(["notifier", str(deployment.config_path)], log_path, env)
+    process = Process(["notifier", str(deployment.config_path)], log_path, env, registry)
     for ep in deployment.endpoints:
         if not ep.get("disabled"):
             process.wait_log(f"consuming endpoint={ep['name']} ")
@@ -598,8 +600,8 @@ def push_image(base_url: str, repository: str, tag: str) -> tuple[str, list[str]
     return digest_of(manifest), [config["digest"], layer["digest"]]
 
 
-def start_serve(deployment: Deployment, name: str = "serve", env: dict[str, str] | None = None
-                ) -> tuple[Process, str]:
+def start_serve(deployment: Deployment, name: str = "serve", registry: Path = REGISTRY,
+                env: dict[str, str] | None = None) -> tuple[Process, str]:
     """``registry serve CONFIG`` on the deployment's config (``env``: more variables, such as
     overrides); returns it and its base URL."""
     addr = yaml.safe_load(deployment.config_path.read_text())["http"]["addr"]
@@ -608,7 +610,7 @@ def start_serve(deployment: Deployment, name: str = "serve", env: dict[str, str]
     debug_port = free_port()
     env = clean_env(REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{debug_port}", **(env or {}))
     process = Process(["serve", str(deployment.config_path)], deployment.workdir / f"{name}.log",
-                      env)
+                      env, registry)
     process.debug_url = f"http://127.0.0.1:{debug_port}"
 
     def up() -> bool:

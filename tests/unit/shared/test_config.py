@@ -1,3 +1,4 @@
+import base64
 import textwrap
 
 import pytest
@@ -203,3 +204,42 @@ def test_an_empty_driver_mapping_is_not_reported_as_ignored():
     config = parse_config({"storage": {"inmemory": {}}, "auth": {}})
     assert config.storage.driver == "inmemory"
     assert config.ignored_keys == ()
+
+
+def test_secret_references_in_response_headers_are_refused_not_expanded(tmp_path, monkeypatch):
+    """http.headers go out on every response: a ${file:...} there would publish the file."""
+    secret_file = tmp_path / "token"
+    secret_file.write_text("webhook-secret\n")
+    monkeypatch.setenv("TEST_RESPONSE_SECRET", "from-env")
+    for value in (f"${{file:{secret_file}}}", "${env:TEST_RESPONSE_SECRET}"):
+        with pytest.raises(ConfigError) as err:
+            cfg(http={"headers": {"X-Leak": [value]}})
+        assert err.value.key == "http.headers.X-Leak"
+        assert "webhook-secret" not in str(err.value) and "from-env" not in str(err.value)
+    plain = cfg(http={"headers": {"X-Content-Type-Options": ["nosniff"]}})
+    assert plain.http.headers == {"X-Content-Type-Options": ("nosniff",)}
+
+
+GOOD_SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
+
+
+@pytest.mark.parametrize("secrets, key, problem", [
+    ({"secret": "whsec_abc"}, "secret", "not base64"),
+    ({"secret": "whsec_"}, "secret", "0 bytes"),
+    ({"secret": "whsec_" + base64.b64encode(b"short key").decode()}, "secret", "9 bytes"),
+    ({"secret": "c2VjcmV0LXdpdGhvdXQtcHJlZml4LTMyLWJ5dGVzIQ=="}, "secret", "starts with whsec_"),
+    ({"secrets": [GOOD_SECRET, "whsec_not base64!"]}, "secrets.1", "not base64"),
+])
+def test_a_signing_secret_that_cannot_sign_fails_at_start(secrets, key, problem):
+    with pytest.raises(ConfigError) as err:
+        cfg(notifications={"endpoints": [{"name": "a", "url": "http://x", "signing": secrets}]})
+    assert err.value.key == f"notifications.endpoints.0.signing.{key}"
+    assert problem in str(err.value)
+    for value in secrets.get("secrets", [secrets.get("secret")]):
+        assert value.removeprefix("whsec_") not in str(err.value) or not value.removeprefix("whsec_")
+
+
+def test_a_signing_secret_of_24_bytes_or_more_loads():
+    config = cfg(notifications={"endpoints": [{"name": "a", "url": "http://x",
+                                               "signing": {"secrets": [GOOD_SECRET]}}]})
+    assert config.notifications.endpoints[0].signing_secrets == (GOOD_SECRET,)

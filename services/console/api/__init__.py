@@ -1,0 +1,1 @@
+"""``/api/...``: the JSON the pages use (documented in the README)."""

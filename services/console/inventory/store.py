@@ -1,0 +1,39 @@
+"""Content the console has read, kept by (repository, digest): a digest names its bytes
+forever, so a manifest or config read once never needs reading again. Keyed by repository too,
+so an entry is only used after the user was allowed to list that repository's tags."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+# Calls to the registry made side by side while one page is built.
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="console-registry")
+
+
+def pool() -> ThreadPoolExecutor:
+    return _pool
+
+
+class ContentCache:
+    def __init__(self, entries: int = 4096):
+        self._entries = entries
+        self._data: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, repository: str, digest: str) -> Any | None:
+        key = (kind, repository, digest)
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, kind: str, repository: str, digest: str, value: Any) -> None:
+        with self._lock:
+            self._data[(kind, repository, digest)] = value
+            self._data.move_to_end((kind, repository, digest))
+            while len(self._data) > self._entries:
+                self._data.popitem(last=False)
