@@ -154,9 +154,8 @@ class EndpointConsumer(threading.Thread):
         self.generation += 1
         generation = self.generation
         self.acks = AckWindow(coalesce=self.topology.amqp)  # delivery tags are per channel
-        connection = connect(self.config, purpose="consume")
+        connection = connect(self.config, purpose="consume", rounds=2)
         try:
-            connection.ensure_connection(max_retries=1)
             self.topology.declare(connection, [self.endpoint])
             producer = Producer(connection.channel(), serializer="json")
             prefetch = self.endpoint.concurrency * (PREFETCH_PER_THREAD if self.topology.amqp

@@ -80,9 +80,8 @@ def _each_parked(config: Config, endpoint: str | None, handle: Handler,
               "configured endpoint (list shows a removed one's)", file=sys.stderr)
         return 2
     topology = topology_for(config)
-    connection = connect(config, purpose="consume")
+    connection = connect(config, purpose="consume", rounds=4)
     try:
-        connection.ensure_connection(max_retries=3)
         # A disabled endpoint's queue is not declared: it would collect events nobody reads.
         try:
             topology.declare(connection, [e for e in endpoints if not e.disabled])

@@ -23,6 +23,7 @@ from shared.broker import (
     dead_queue_name,
     endpoint_queue_name,
     endpoint_record,
+    node_connection,
     retry_queue_name,
     retry_steps,
     topology_for,
@@ -62,14 +63,11 @@ def endpoint_queues(config: Config, name: str) -> EndpointQueues:
 
 
 def _open(config: Config) -> Connection | None:
-    connection = connect(config, purpose="consume")
     try:
-        connection.ensure_connection(max_retries=3)
-    except (OperationalError, *connection.connection_errors) as exc:  # kombu wraps them
+        return connect(config, purpose="consume", rounds=4)
+    except (OperationalError, *node_connection(config).connection_errors) as exc:  # kombu wraps them
         print(kv("broker unreachable", error=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
-        connection.release()
         return None
-    return connection
 
 
 def _count(topology: Topology, connection: Connection, names: list[str] | tuple[str, ...]) -> int:
@@ -88,7 +86,8 @@ def _removed_endpoints(topology: Topology, connection: Connection,
                        configured: list[str]) -> list[str]:
     """Endpoints the notifiers' record knows and the config does not: removed ones whose queues
     are still there (:mod:`shared.broker.endpoint_record`). No record, no names (and none created)."""
-    if topology.queue_size(connection, endpoint_record.record_queue(topology).name) is None:
+    if all(topology.queue_size(connection, name) is None
+           for name in endpoint_record.record_names(topology)):
         return []
     return sorted(set(endpoint_record.stamp(connection, topology, [])) - set(configured))
 

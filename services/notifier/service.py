@@ -28,7 +28,7 @@ from services.notifier.debugserver import start_debug_server
 from services.notifier.metrics import export_endpoints
 from shared.broker import (
     QueueConflict,
-    connect,
+    connected,
     embedded_directory,
     enabled_endpoints,
     endpoint_record,
@@ -56,11 +56,10 @@ def _prepare_broker(config: Config, stop: threading.Event) -> bool:
     broker if it is not up yet. A :class:`QueueConflict` is raised: waiting would not end it."""
     wait = 0.5
     while not stop.is_set():
-        connection = connect(config, purpose="consume")
         try:
-            connection.ensure_connection(max_retries=1)
-            topology_for(config).declare(connection, enabled_endpoints(config))
-            _unbind_disabled(config, connection)
+            with connected(config, purpose="consume", rounds=2) as connection:
+                topology_for(config).declare(connection, enabled_endpoints(config))
+                _unbind_disabled(config, connection)
             return True
         except QueueConflict:
             raise
@@ -68,11 +67,6 @@ def _prepare_broker(config: Config, stop: threading.Event) -> bool:
             log.warning(kv("broker unreachable, retrying", error=f"{type(exc).__name__}: {exc}"))
             stop.wait(wait)
             wait = min(wait * 2, 2.0)
-        finally:
-            try:
-                connection.release()
-            except Exception:  # a half-open connection may fail to close
-                pass
     return False
 
 
@@ -115,19 +109,13 @@ class RemovedEndpoints:
 
     def check_now(self) -> None:
         """:meth:`check` on a connection of its own; an unreachable broker is left for later."""
-        connection = connect(self.config, purpose="consume")
         try:
-            connection.ensure_connection(max_retries=1)
-            self.check(connection)
+            with connected(self.config, purpose="consume", rounds=2) as connection:
+                self.check(connection)
         except Exception as exc:  # an outage: the consumers report it
             log.log(logging.DEBUG if self.failed else logging.WARNING,
                     kv("removed endpoints not checked", error=f"{type(exc).__name__}: {exc}"))
             self.failed = True
-        finally:
-            try:
-                connection.release()
-            except Exception:  # a half-open connection may fail to close
-                pass
 
 
 def run(config: Config, serve_debug: bool) -> int:
@@ -166,7 +154,7 @@ def run(config: Config, serve_debug: bool) -> int:
             log.error(kv("debug server failed", addr=config.http.debug_addr, error=exc))
 
     broker = config.notifications.broker
-    log.info(kv("notifier starting", broker="embedded" if broker.embedded else broker.url.split("@")[-1],
+    log.info(kv("notifier starting", broker=broker.display,
                 exchange=broker.exchange, endpoints=",".join(e.name for e in endpoints) or "none"))
     # Even with every endpoint disabled (nothing to consume): a registry still on an older
     # config may publish, and the disabled queues must not collect that.

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.registry.storage import PathNotFound, StorageDriver, build_driver
-from shared.broker import connect, embedded_directory, enabled_endpoints
+from shared.broker import connect, embedded_directory, enabled_endpoints, node_connection
 from shared.config import Config
 
 OK = "ok"
@@ -82,12 +82,12 @@ def storage_probe(driver: StorageDriver) -> Callable[[], str | None]:
 def broker_probe(config: Config) -> Callable[[], str | None]:
     # Load the transport's modules now, in the master before it forks workers, not in the
     # probe's thread (a fork while that thread imports would hand the child a held lock).
-    connect(config, purpose="publish").transport  # noqa: B018
+    node_connection(config, purpose="publish").transport  # noqa: B018
 
     def probe() -> str | None:
+        # Each node once, with the publisher's timeouts: what the publisher would reach.
         connection = connect(config, purpose="publish")
         try:
-            connection.ensure_connection(max_retries=0)  # one attempt, the publisher's timeouts
             connection.default_channel  # noqa: B018 - a transport may connect lazily until here
         finally:
             try:

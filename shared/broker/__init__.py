@@ -34,8 +34,8 @@ declared; a disabled endpoint's queue is unbound from the topic exchange by the 
 Modules: :mod:`~shared.broker.names` (queue and header names), :mod:`~shared.broker.steps`
 (retry waits), :mod:`~shared.broker.topology` (declare, inspect, remove),
 :mod:`~shared.broker.conflict` (queues of another type), :mod:`~shared.broker.kind` (which
-broker), :mod:`~shared.broker.connection` (connect), :mod:`~shared.broker.messages`
-(republishing). The names below are re-exported for the services.
+broker), :mod:`~shared.broker.connection` (connect, failing over between a cluster's nodes),
+:mod:`~shared.broker.messages` (republishing). The names below are re-exported for the services.
 """
 
 from shared.broker.conflict import QueueConflict
@@ -44,6 +44,8 @@ from shared.broker.connection import (
     PUBLISH_CONNECT_TIMEOUT,
     PUBLISH_IO_TIMEOUT,
     connect,
+    connected,
+    node_connection,
 )
 from shared.broker.kind import embedded_directory, ignored_queue_type, is_amqp
 from shared.broker.messages import republish_afresh
@@ -65,8 +67,8 @@ from shared.broker.topology import Topology, enabled_endpoints, queue_depth, top
 __all__ = [
     "CONSUME_HEARTBEAT", "HEADER_ATTEMPTS", "HEADER_DELIVERY_COUNT", "HEADER_DUE", "HEADER_ERROR",
     "HEADER_ROUTING_KEY", "MAX_RETRY_STEPS", "PUBLISH_CONNECT_TIMEOUT", "PUBLISH_IO_TIMEOUT",
-    "QUEUE_PREFIX", "QueueConflict", "Topology", "connect", "dead_queue_name", "delay_ms",
-    "embedded_directory", "enabled_endpoints", "endpoint_queue_name", "ignored_queue_type",
-    "is_amqp", "queue_depth", "republish_afresh", "retry_queue_name", "retry_steps", "step_for",
-    "topology_for",
+    "QUEUE_PREFIX", "QueueConflict", "Topology", "connect", "connected", "dead_queue_name",
+    "delay_ms", "embedded_directory", "enabled_endpoints", "endpoint_queue_name",
+    "ignored_queue_type", "is_amqp", "node_connection", "queue_depth", "republish_afresh",
+    "retry_queue_name", "retry_steps", "step_for", "topology_for",
 ]

@@ -13,8 +13,19 @@ endpoint the new config adds is stamped by the new notifiers before an old one c
 The record is a queue of JSON maps ``{endpoint: epoch seconds}``. A notifier takes every map in
 it, merges them (the latest time per endpoint), puts one map back and only then acknowledges the
 ones it took: notifiers doing this at once leave a map each, merged by the next one. An endpoint
-whose queue is gone (``registry queues delete``) leaves the record. The record queue is always a
-classic queue: losing it only forgets which endpoints were removed, never an event.
+whose queue is gone (``registry queues delete``) leaves the record.
+
+The record queue has the type of the endpoints' queues. With ``queuetype: quorum`` it is a quorum
+queue, so it outlives the loss of a node as they do: a classic queue lives on one node, and while
+that node is down every notifier's check fails (RabbitMQ answers NOT_FOUND, "home node ... is
+down") and removed endpoints go unnoticed. A queue's type cannot change, and installs before this
+one have a classic record under the plain name, so the quorum record has a name of its own
+(``registry.endpoints.<exchange>.quorum``) rather than a declare that fails with
+PRECONDITION_FAILED. A notifier reads the record of the other type too when it exists (an install
+switched from classic, or back), merges it into its own and deletes it once empty: the stamps it
+held are kept, and nothing is left behind. One unreachable (its node down) is skipped, not an
+error: the next check takes it. Losing a record still only forgets which endpoints were removed
+(they are found again :data:`REMOVED_AFTER` later), never an event.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import time
 from collections.abc import Iterable
 
 from kombu import Connection, Producer, Queue
+from kombu.message import Message
 
 from shared.broker.names import endpoint_queue_name
 from shared.broker.topology import Topology
@@ -32,8 +44,25 @@ REMOVED_AFTER = 600.0
 
 
 def record_queue(topology: Topology) -> Queue:
-    return Queue(f"registry.endpoints.{topology.exchange_name}", durable=True,
-                 auto_delete=False)
+    """The record, of the type of the endpoints' queues."""
+    return _record(topology, topology.quorum)
+
+
+def _record(topology: Topology, quorum: bool) -> Queue:
+    name = f"registry.endpoints.{topology.exchange_name}"
+    if quorum:
+        return Queue(f"{name}.quorum", durable=True, auto_delete=False,
+                     queue_arguments={"x-queue-type": "quorum"})
+    return Queue(name, durable=True, auto_delete=False)
+
+
+def record_names(topology: Topology) -> list[str]:
+    """The names a record may have on this broker: ours first, then the other type's (RabbitMQ
+    only: elsewhere every queue is of one kind)."""
+    names = [record_queue(topology).name]
+    if topology.amqp:
+        names.append(_record(topology, not topology.quorum).name)
+    return names
 
 
 def _merge(payloads: Iterable[object]) -> dict[str, float]:
@@ -53,12 +82,14 @@ def stamp(connection: Connection, topology: Topology, configured: Iterable[str],
     whose queue is gone, and return the record."""
     now = time.time() if now is None else now
     channel = connection.channel()
+    other = connection.channel() if topology.amqp else None
     try:
         queue = record_queue(topology)(channel)
         queue.declare()
-        taken = []
-        while (message := queue.get(no_ack=False, accept=["json"])) is not None:
-            taken.append(message)
+        taken = _take_all(queue)
+        earlier = _other_record(connection, other, topology) if other is not None else None
+        if earlier is not None:
+            taken += _take_all(earlier)
         record = _merge(m.payload for m in taken)
         configured = set(configured)
         for name in configured:
@@ -71,12 +102,37 @@ def stamp(connection: Connection, topology: Topology, configured: Iterable[str],
             record, exchange="", routing_key=queue.name, delivery_mode=2, retry=False)
         for message in taken:
             message.ack()
+        if earlier is not None:
+            try:
+                earlier.delete(if_empty=True)
+            except connection.channel_errors:
+                pass  # a notifier on the other queue type stamped it meanwhile: taken next time
         return record
     finally:
-        try:
-            channel.close()
-        except Exception:  # a broken connection: the caller sees the error that broke it
-            pass
+        for ch in (channel, other):
+            try:
+                if ch is not None:
+                    ch.close()
+            except Exception:  # a broken connection: the caller sees the error that broke it
+                pass
+
+
+def _take_all(queue: Queue) -> list[Message]:
+    taken = []
+    while (message := queue.get(no_ack=False, accept=["json"])) is not None:
+        taken.append(message)
+    return taken
+
+
+def _other_record(connection: Connection, channel, topology: Topology) -> Queue | None:
+    """The record of the other queue type, bound to ``channel``, when it exists and its node is
+    up; None otherwise (RabbitMQ then closes the channel: it is for this alone)."""
+    queue = _record(topology, not topology.quorum)(channel)
+    try:
+        queue.queue_declare(passive=True)
+    except connection.channel_errors:
+        return None  # none (the usual case), or its node is down: a later check takes it
+    return queue
 
 
 def removed(record: dict[str, float], configured: Iterable[str],

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from kombu.utils.url import maybe_sanitize_url
+
 from shared.config.errors import ConfigError
 from shared.config.secrets import expand_secret
 from shared.config.section import Section
@@ -14,6 +16,12 @@ from shared.config.signing import signing_key
 EVENT_FORMATS = ("event", "envelope", "cloudevents")
 EVENT_ACTIONS = ("pull", "push", "mount", "delete")
 QUEUE_TYPES = ("classic", "quorum")
+# Broker URL schemes by kind of broker: the nodes of one broker are all of one kind.
+BROKER_KINDS = {
+    "amqp": "rabbitmq", "amqps": "rabbitmq", "pyamqp": "rabbitmq",
+    "redis": "redis", "rediss": "redis",
+    "filesystem": "embedded", "memory": "memory",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,9 @@ class EndpointConfig:
 
 @dataclass(frozen=True)
 class BrokerConfig:
-    url: str | None = None  # None: the embedded broker on local disk
+    # The broker's nodes, in the order given: several are a RabbitMQ cluster's, and a connection
+    # tries each in turn (shared.broker.connection). Empty: the embedded broker on local disk.
+    nodes: tuple[str, ...] = ()
     exchange: str = "registry.events"
     directory: str | None = None  # embedded broker's folder (default: under the storage root)
     spooldirectory: str | None = None  # where events wait while the broker is unreachable
@@ -57,12 +67,24 @@ class BrokerConfig:
     queuetype: str = "classic"
 
     @property
+    def url(self) -> str | None:
+        """The first node's URL (every node's has the same kind of scheme); None: embedded."""
+        return self.nodes[0] if self.nodes else None
+
+    @property
     def embedded(self) -> bool:
-        return self.url is None
+        return not self.nodes
 
     @property
     def redis(self) -> bool:
         return (self.url or "").split(":", 1)[0] in ("redis", "rediss")
+
+    @property
+    def display(self) -> str:
+        """The broker for a log line: each node's URL with its password masked."""
+        if not self.nodes:
+            return "embedded"
+        return ",".join(maybe_sanitize_url(node) for node in self.nodes)
 
 
 @dataclass(frozen=True)
@@ -76,11 +98,7 @@ class NotificationsConfig:
 def parse_notifications(n: Section) -> NotificationsConfig:
     events = n.section("events")
     broker = n.section("broker")
-    url = broker.str("url")
-    if url:
-        scheme = urlparse(url).scheme
-        if scheme not in ("amqp", "amqps", "pyamqp", "redis", "rediss", "filesystem", "memory"):
-            raise ConfigError("notifications.broker.url", f"unsupported broker scheme {scheme!r}")
+    nodes = _broker_nodes(broker)
     queuetype = (broker.str("queuetype", "classic") or "").lower()  # "" is no type either
     if queuetype not in QUEUE_TYPES:
         raise ConfigError("notifications.broker.queuetype",
@@ -99,13 +117,46 @@ def parse_notifications(n: Section) -> NotificationsConfig:
         endpoints=tuple(endpoints),
         includereferences=events.bool("includereferences"),
         broker=BrokerConfig(
-            url=url or None,
+            nodes=nodes,
             exchange=broker.str("exchange", "registry.events") or "registry.events",
             directory=broker.str("directory"),
             spooldirectory=broker.str("spooldirectory"),
             queuetype=queuetype,
         ),
     )
+
+
+def _broker_nodes(broker: Section) -> tuple[str, ...]:
+    """``url``: one URL, several in kombu's failover form (``amqp://n1;amqp://n2``), or a list of
+    URLs: the nodes of one RabbitMQ cluster. Each is checked here, so a typo in the third node
+    stops start-up rather than the failover that would need it."""
+    key = broker.key("url")
+    raw = broker.value("url")
+    if raw is None or raw == "":
+        return ()
+    if isinstance(raw, str):
+        given = raw.split(";")
+    elif isinstance(raw, list) and all(isinstance(u, str) for u in raw):
+        given = list(raw)
+    else:
+        raise ConfigError(key, "expected a URL, several separated by ';', or a list of URLs")
+    nodes = tuple(u.strip() for u in given if u.strip())
+    kinds = set()
+    for node in nodes:
+        scheme = urlparse(node).scheme
+        if scheme not in BROKER_KINDS:
+            # The scheme alone: the rest of a URL may hold a password.
+            raise ConfigError(key, f"unsupported broker scheme {scheme!r}")
+        kinds.add(BROKER_KINDS[scheme])
+    if len(kinds) > 1:
+        raise ConfigError(key, "the nodes of one broker are of one kind, got "
+                               + " and ".join(sorted(kinds)))
+    if len(nodes) > 1 and kinds != {"rabbitmq"}:
+        # kombu would fail over between independent servers, each holding its own queues: an
+        # event published to one would wait there while the notifiers read another.
+        raise ConfigError(key, "several nodes are for a RabbitMQ cluster (amqp://); "
+                               f"{kinds.pop()} takes one URL")
+    return nodes
 
 
 def _signing_secrets(signing: Section) -> list[str]:

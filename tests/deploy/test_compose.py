@@ -209,3 +209,25 @@ def test_example_receiver_checks_the_header_and_reads_every_format(receiver):
     assert post(receiver + "/events", cloud, "Bearer t0ken") == 200
     with urllib.request.urlopen(receiver + "/events", timeout=5) as response:
         assert [e["id"] for e in json.load(response)] == ["e1", "e2", "e3"]
+
+
+def test_the_rabbitmq_cluster_example_works_once_uncommented(compose, tmp_path):
+    """compose.yml's commented example: the registry and the notifiers get every node of a
+    RabbitMQ cluster and quorum queues from the environment, and compose still validates."""
+    text = COMPOSE.read_text()
+    example = [line for line in text.splitlines() if line.startswith("    # REGISTRY_")]
+    assert len(example) == 2, example
+    for line in example:
+        text = text.replace(line, line.replace("# ", "", 1))
+    uncommented = yaml.safe_load(text)
+    errors = compose_spec_validator().iter_errors(uncommented)
+    assert [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] == []
+    for service in ("registry", "notifier"):
+        environment = uncommented["services"][service]["environment"]
+        secret = REPO / compose["secrets"]["webhook_token"]["file"]
+        path = tmp_path / "config.yml"
+        path.write_text((REPO / "deploy/compose/registry.yml").read_text()
+                        .replace("/run/secrets/webhook_token", str(secret)))
+        broker = load_config(path, environ=environment).notifications.broker
+        assert [n.split("@")[1] for n in broker.nodes] == [f"rabbit-{i}:5672/" for i in range(3)]
+        assert broker.queuetype == "quorum"

@@ -4,11 +4,13 @@ or written to the local spool when the broker cannot take it; never lost, never 
 ``write`` returns once the event is durable:
 - broker up: a persistent publish the broker confirmed (RabbitMQ publisher confirms; Redis and the
   embedded broker have written it when the call returns);
-- broker unreachable: the first failed publish costs at most the connect timeout plus the I/O
-  timeout (``shared.broker.PUBLISH_*``, 1 s each), then the event is fsync'd into the spool; while
-  the spool holds events every write goes straight to it (milliseconds, and it keeps their order).
-A background thread with its own connection flushes the spool in order when the broker is back,
-then hands its connection to the writers.
+- broker unreachable: the first failed publish costs at most the connect timeout per node listed
+  plus the I/O timeout (``shared.broker.PUBLISH_*``, 1 s each; a node that refuses at once costs
+  nothing), then the event is fsync'd into the spool; while the spool holds events every write
+  goes straight to it (milliseconds, and it keeps their order).
+A background thread with its own connection flushes the spool in order when the broker is back
+(or, in a cluster, once it reaches a surviving node: every connect fails over,
+:func:`shared.broker.connect`), then hands its connection to the writers.
 
 Queues that exist on the broker with another type than ``notifications.broker.queuetype`` make
 every publish fail the same way (:class:`shared.broker.QueueConflict`): the events spool as in an
@@ -70,10 +72,10 @@ class _BrokerLink:
 
     def publish(self, routing_key: str, payload: dict[str, Any]) -> None:
         if self.producer is None:
+            # Each node of the broker once (kombu's own retry would sleep 2 s between attempts);
+            # after a node is lost, the first that answers.
             connection = connect(self.config, purpose="publish")
             try:
-                # One attempt: kombu's own retry would sleep 2 s between attempts.
-                connection.ensure_connection(max_retries=0)
                 self.topology.declare(connection, enabled_endpoints(self.config))
                 self.producer = Producer(connection.default_channel, serializer="json")
             except Exception:

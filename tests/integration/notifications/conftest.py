@@ -17,6 +17,7 @@ import pytest
 from tests.integration.notifications.support import (
     Deployment,
     PrivateRabbit,
+    PrivateRabbitCluster,
     Process,
     Receiver,
     TypedDeployment,
@@ -84,6 +85,18 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
     node.start()
     yield node
     node.destroy()
+
+
+@pytest.fixture
+def rabbit_cluster() -> Iterator[PrivateRabbitCluster]:
+    """Three private RabbitMQ nodes joined into one cluster; every node and the epmd stopped
+    at the end, however the test (or the start) went."""
+    cluster = PrivateRabbitCluster(3)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from shared.broker import (
     retry_steps,
     topology_for,
 )
-from shared.broker.endpoint_record import record_queue
+from shared.broker.endpoint_record import record_names
 from shared.broker.redis_transport import forget_claims
 from shared.config import Config, load_config
 from shared.events import BLOB_MEDIA_TYPE, Event, RequestRecord, Source, Target
@@ -164,7 +164,7 @@ class Deployment:
     """One config file (broker, exchange, endpoints) and the registry-side publisher for it."""
 
     workdir: Path
-    broker_url: str | None
+    broker_url: str | list[str] | None  # several: the nodes of a cluster
     endpoints: list[dict[str, Any]]
     exchange: str = field(default_factory=lambda: f"test.{uuid.uuid4().hex[:10]}")
     debug_port: int = field(default_factory=free_port)
@@ -268,7 +268,7 @@ def delete_topology(url: str, exchange: str, config: Config) -> None:
         with Connection(url, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=0)
             channel = conn.channel()
-            names = [record_queue(topology_for(config)).name]
+            names = record_names(topology_for(config))
             for ep in config.notifications.endpoints:
                 names += [endpoint_queue_name(ep.name), dead_queue_name(ep.name)]
                 names += [retry_queue_name(ep.name, d) for d in retry_steps(ep)]
@@ -407,19 +407,24 @@ def start_notifier(deployment: Deployment, name: str = "notifier",
     return process
 
 
-# ---------------------------------------------------------------- a private RabbitMQ node
+# ---------------------------------------------------------------- private RabbitMQ nodes
 
 
 class PrivateRabbit:
-    """A RabbitMQ node of our own (ports, data and epmd), so a test can stop and start it
-    without touching the machine's broker."""
+    """A RabbitMQ node of our own (ports, data and epmd), so a test can stop, start or kill it
+    without touching the machine's broker. ``epmd_port`` and ``cookie``: those a cluster's nodes
+    share (:class:`PrivateRabbitCluster`); without them the node has an epmd of its own and the
+    rabbitmq user's cookie."""
 
-    def __init__(self) -> None:
+    def __init__(self, epmd_port: int | None = None, cookie: str | None = None) -> None:
         # Under /tmp directly: rabbitmq-server runs as the rabbitmq user, and pytest's own
         # temporary folders are private to us.
         self.dir = Path(tempfile.mkdtemp(prefix="private-rabbit-"))
-        self.port, dist, epmd = free_port(), free_port(), free_port()
+        self.port, dist = free_port(), free_port()
+        self.own_epmd = epmd_port is None
+        self.epmd_port = free_port() if epmd_port is None else epmd_port
         self.node = f"rtest{uuid.uuid4().hex[:8]}@localhost"
+        self.cookie = cookie
         (self.dir / "rabbitmq.conf").write_text("loopback_users = none\n")
         (self.dir / "enabled_plugins").write_text("[].\n")
         self.env = dict(
@@ -433,8 +438,10 @@ class PrivateRabbit:
             RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
             RABBITMQ_ENABLED_PLUGINS_FILE=str(self.dir / "enabled_plugins"),
             RABBITMQ_PID_FILE=str(self.dir / "pid"),
-            ERL_EPMD_PORT=str(epmd),
+            ERL_EPMD_PORT=str(self.epmd_port),
         )
+        if cookie is not None:
+            self.env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = f"-setcookie {cookie}"
         os.chmod(self.dir, 0o755)
         if os.geteuid() == 0:  # rabbitmq-server drops to the rabbitmq user: let it write here
             for path in (self.dir, *self.dir.iterdir()):
@@ -443,34 +450,116 @@ class PrivateRabbit:
         self.server: subprocess.Popen | None = None
 
     def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["rabbitmqctl", "-n", self.node, *args], env=self.env,
+        cookie = ["--erlang-cookie", self.cookie] if self.cookie is not None else []
+        return subprocess.run(["rabbitmqctl", *cookie, "-n", self.node, *args], env=self.env,
                               capture_output=True, text=True, timeout=timeout)
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the node; :meth:`await_started` waits for it (several nodes start at once)."""
         with open(self.dir / "server.out", "ab") as out:
             self.server = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=out,
                                            stderr=subprocess.STDOUT, start_new_session=True)
 
+    def await_started(self, timeout: float = 60) -> None:
         def ready() -> bool:
             if self.server is not None and self.server.poll() is not None:
                 raise AssertionError("private rabbitmq exited: "
                                      + (self.dir / "server.out").read_text()[-2000:])
             return self.ctl("await_startup", "--timeout", "30").returncode == 0
 
-        wait_until(ready, 60, "private RabbitMQ to start", interval=0.3)
+        wait_until(ready, timeout, f"private RabbitMQ {self.node} to start", interval=0.3)
+
+    def start(self) -> None:
+        self.launch()
+        self.await_started()
+
+    def vm_pid(self) -> int | None:
+        """The Erlang VM's pid (rabbitmq-server runs it under su, in a session of its own)."""
+        try:
+            return int((self.dir / "pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the node's VM: a crash, no goodbye to clients or to the cluster."""
+        pid = self.vm_pid()
+        assert pid is not None, "the node wrote no pid file"
+        os.kill(pid, signal.SIGKILL)
+        if self.server is not None:
+            self.server.wait(30)
 
     def stop(self) -> None:
+        if self.server is not None and self.server.poll() is not None:
+            return  # stopped or killed already
         self.ctl("shutdown")
         if self.server is not None:
             try:
                 self.server.wait(30)
             except subprocess.TimeoutExpired:
+                pid = self.vm_pid()
+                if pid is not None:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 os.killpg(self.server.pid, signal.SIGKILL)
 
     def destroy(self) -> None:
         self.stop()
-        subprocess.run(["epmd", "-kill"], env=self.env, capture_output=True, timeout=10)
+        if self.own_epmd:
+            subprocess.run(["epmd", "-kill"], env=self.env, capture_output=True, timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRabbitCluster:
+    """``size`` :class:`PrivateRabbit` nodes joined into one RabbitMQ cluster: an epmd of our own
+    they all register with (on a free port), and a cookie of their own."""
+
+    def __init__(self, size: int = 3) -> None:
+        self.epmd_port = free_port()
+        cookie = uuid.uuid4().hex.upper()
+        self.nodes = [PrivateRabbit(self.epmd_port, cookie) for _ in range(size)]
+        self.epmd: subprocess.Popen | None = None
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def start(self) -> None:
+        # In the foreground, so it is ours to stop by its pid; the relaxed check lets a node
+        # that died unregistered be replaced by its namesake.
+        self.epmd = subprocess.Popen(["epmd", "-port", str(self.epmd_port),
+                                      "-relaxed_command_check"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.await_started()
+        seed = self.nodes[0]
+        for node in self.nodes[1:]:
+            for args in (("stop_app",), ("join_cluster", seed.node), ("start_app",)):
+                done = node.ctl(*args)
+                assert done.returncode == 0, f"rabbitmqctl {' '.join(args)}: {done.stderr}"
+        status = seed.ctl("cluster_status", "--formatter", "json")
+        running = json.loads(status.stdout)["running_nodes"]
+        assert sorted(running) == sorted(n.node for n in self.nodes), status.stdout
+
+    def destroy(self) -> None:
+        def stop(node: PrivateRabbit) -> None:
+            try:
+                node.destroy()
+            except Exception:  # the others must stop all the same
+                pass
+
+        stopping = [threading.Thread(target=stop, args=(node,)) for node in self.nodes]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+        if self.epmd is not None:
+            self.epmd.kill()
+            self.epmd.wait(10)
 
 
 # ---------------------------------------------------------------- a real registry serve
@@ -511,14 +600,15 @@ def push_image(base_url: str, repository: str, tag: str) -> tuple[str, list[str]
     return digest_of(manifest), [config["digest"], layer["digest"]]
 
 
-def start_serve(deployment: Deployment, name: str = "serve",
-                registry: Path = REGISTRY) -> tuple[Process, str]:
-    """``registry serve CONFIG`` on the deployment's config; returns it and its base URL."""
+def start_serve(deployment: Deployment, name: str = "serve", registry: Path = REGISTRY,
+                env: dict[str, str] | None = None) -> tuple[Process, str]:
+    """``registry serve CONFIG`` on the deployment's config (``env``: more variables, such as
+    overrides); returns it and its base URL."""
     addr = yaml.safe_load(deployment.config_path.read_text())["http"]["addr"]
     base_url = f"http://{addr}"
     # Its own debug port: a notifier on the same config may hold the configured one.
     debug_port = free_port()
-    env = clean_env(REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{debug_port}")
+    env = clean_env(REGISTRY_HTTP_DEBUG_ADDR=f"127.0.0.1:{debug_port}", **(env or {}))
     process = Process(["serve", str(deployment.config_path)], deployment.workdir / f"{name}.log",
                       env, registry)
     process.debug_url = f"http://127.0.0.1:{debug_port}"

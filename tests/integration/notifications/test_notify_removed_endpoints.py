@@ -11,9 +11,17 @@ import time
 import pytest
 from kombu import Producer
 
-from shared.broker import connect, dead_queue_name, endpoint_queue_name, endpoint_record, topology_for
+from shared.broker import (
+    Topology,
+    connect,
+    dead_queue_name,
+    endpoint_queue_name,
+    endpoint_record,
+    topology_for,
+)
 from tests.integration.notifications.support import Deployment, endpoint, make_event
 from tests.integration.notifications.test_notify_queues import NOWHERE, park, sizes
+from tests.integration.notifications.test_notify_quorum import broker_queues
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +112,26 @@ def test_records_left_by_notifiers_at_once_are_merged(rabbitmq_url, deployments,
         assert merged == {a: 200.0, b: 300.0}
         _, count, _ = connection.default_channel.queue_declare(queue=queue.name, passive=True)
         assert count == 1  # one map left for the next notifier
+
+
+def test_with_quorum_queues_the_record_is_a_quorum_queue_that_takes_over_a_classic_one(
+        rabbitmq_url, typed, uid):
+    """An install made before the record followed ``queuetype`` has a classic record under the
+    plain name (a queue's type cannot change): a notifier on quorum queues keeps its record in a
+    quorum queue of its own name, takes the stamps of the classic one and removes it."""
+    kept, old = f"kept-{uid}", f"old-{uid}"
+    d = typed(rabbitmq_url, [endpoint(kept, NOWHERE), endpoint(old, NOWHERE)])
+    d.publish(make_event())  # declares both endpoints' queues, quorum queues
+    quorum = topology_for(d.config)
+    classic = Topology(quorum.exchange_name, amqp=True, queue_type="classic")
+    with connect(d.config) as connection:
+        # What a notifier of the earlier release left: a classic record.
+        endpoint_record.stamp(connection, classic, [kept, old], now=500.0)
+        merged = endpoint_record.stamp(connection, quorum, [kept], now=1000.0)
+        assert merged == {kept: 1000.0, old: 500.0}
+        quorum_name, classic_name = endpoint_record.record_names(quorum)
+        assert classic_name == endpoint_record.record_queue(classic).name
+        assert quorum.queue_size(connection, classic_name) is None  # taken over, removed
+        assert quorum.queue_size(connection, quorum_name) == 1
+    (found,) = broker_queues(quorum_name).values()
+    assert found["type"] == "quorum"
