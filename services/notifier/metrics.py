@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Defined beside the operator actions (shared), which set them too.
+from shared.operations.metrics import DEADLETTER_DEPTH, REPLAYED, RESENT  # noqa: F401
+
 SENT = Counter(
     "registry_notifications_sent_total", "Events delivered (2xx)", ["endpoint"]
 )
@@ -37,15 +40,6 @@ QUEUE_DEPTH = Gauge(
     "registry_notifications_queue_depth", "Messages waiting in the endpoint's queue",
     ["endpoint"], multiprocess_mode="max",
 )
-DEADLETTER_DEPTH = Gauge(
-    "registry_notifications_deadletter_depth", "Events parked in the endpoint's dead-letter queue",
-    ["endpoint"], multiprocess_mode="max",
-)
-REPLAYED = Counter(
-    "registry_notifications_replayed_total", "Dead-lettered events sent back for delivery",
-    ["endpoint"],
-)
-
 # The reference's names, so existing dashboards keep working.
 REF_EVENTS = Counter(
     "registry_notifications_events_total",
@@ -61,4 +55,11 @@ REF_STATUS = Counter(
     "registry_notifications_status_total",
     "Reference-compatible: responses by '<code> <text>'",
     ["code", "endpoint"],
+)
+
+ENDPOINT_PAUSED = Gauge(
+    "registry_notifications_endpoint_paused",
+    "1 while the endpoint is paused: reason=operator (registry endpoints pause) or auto (every "
+    "delivery failing for its autopause time); its events wait in its queue",
+    ["endpoint", "reason"], multiprocess_mode="max",
 )

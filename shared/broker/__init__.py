@@ -52,7 +52,10 @@ from shared.broker.names import (
     HEADER_DELIVERY_COUNT,
     HEADER_DUE,
     HEADER_ERROR,
+    HEADER_ERROR_CLASS,
     HEADER_ROUTING_KEY,
+    HEADER_STATUS,
+    HEADER_TARGETED,
     QUEUE_PREFIX,
     dead_queue_name,
     delay_ms,
@@ -64,7 +67,8 @@ from shared.broker.topology import Topology, enabled_endpoints, queue_depth, top
 
 __all__ = [
     "CONSUME_HEARTBEAT", "HEADER_ATTEMPTS", "HEADER_DELIVERY_COUNT", "HEADER_DUE", "HEADER_ERROR",
-    "HEADER_ROUTING_KEY", "MAX_RETRY_STEPS", "PUBLISH_CONNECT_TIMEOUT", "PUBLISH_IO_TIMEOUT",
+    "HEADER_ERROR_CLASS", "HEADER_ROUTING_KEY", "HEADER_STATUS", "HEADER_TARGETED",
+    "MAX_RETRY_STEPS", "PUBLISH_CONNECT_TIMEOUT", "PUBLISH_IO_TIMEOUT",
     "QUEUE_PREFIX", "QueueConflict", "Topology", "connect", "dead_queue_name", "delay_ms",
     "embedded_directory", "enabled_endpoints", "endpoint_queue_name", "ignored_queue_type",
     "is_amqp", "queue_depth", "republish_afresh", "retry_queue_name", "retry_steps", "step_for",

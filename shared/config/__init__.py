@@ -9,12 +9,14 @@ Environment variables override keys the reference's way: ``REGISTRY_HTTP_ADDR`` 
 One module per section, each holding its dataclasses and the function that reads them
 (:mod:`~shared.config.storage`, :mod:`~shared.config.http`, :mod:`~shared.config.auth`,
 :mod:`~shared.config.log`, :mod:`~shared.config.redis_settings`,
-:mod:`~shared.config.notifications`); :mod:`~shared.config.loader` puts the file together.
+:mod:`~shared.config.notifications`, :mod:`~shared.config.history`);
+:mod:`~shared.config.loader` puts the file together.
 The names below are re-exported for the services.
 """
 
 from shared.config.auth import AuthConfig, HtpasswdConfig, TokenAuthConfig
 from shared.config.errors import ConfigError
+from shared.config.history import HistoryConfig
 from shared.config.http import HttpConfig
 from shared.config.loader import Config, load_config, parse_config
 from shared.config.log import LogConfig
@@ -33,7 +35,7 @@ from shared.config.storage import CacheConfig, S3Config, StorageConfig, UploadPu
 
 __all__ = [
     "EVENT_ACTIONS", "EVENT_FORMATS", "QUEUE_TYPES", "AuthConfig", "BrokerConfig", "CacheConfig",
-    "Config", "ConfigError", "EndpointConfig", "EndpointTLSConfig", "HtpasswdConfig",
+    "Config", "ConfigError", "EndpointConfig", "EndpointTLSConfig", "HistoryConfig", "HtpasswdConfig",
     "HttpConfig", "LogConfig", "NotificationsConfig", "RedisConfig", "S3Config",
     "StorageConfig", "TokenAuthConfig", "UploadPurgingConfig", "expand_secret", "load_config",
     "parse_config",

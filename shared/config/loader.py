@@ -13,6 +13,7 @@ import yaml
 from shared.config.auth import AuthConfig, parse_auth
 from shared.config.environment import apply_env_overrides
 from shared.config.errors import ConfigError
+from shared.config.history import HistoryConfig, parse_history
 from shared.config.http import HttpConfig, parse_http
 from shared.config.log import LogConfig, parse_log
 from shared.config.notifications import NotificationsConfig, parse_notifications
@@ -30,6 +31,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     redis: RedisConfig | None = None
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)  # notifications.history
     ignored_keys: tuple[str, ...] = ()
     source: str | None = None
 
@@ -47,6 +49,11 @@ class Config:
     def spool_directory(self) -> Path:
         b = self.notifications.broker
         return Path(b.spooldirectory) if b.spooldirectory else self.state_directory() / "spool"
+
+    def history_url(self) -> str:
+        """The delivery history's database: ``notifications.history.url``, or an SQLite file in
+        the state directory."""
+        return self.history.url or f"sqlite:///{self.state_directory() / 'history.db'}"
 
 
 
@@ -101,6 +108,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         auth=parse_auth(root.section("auth")),
         redis=parse_redis(root.section("redis")) if root.has("redis") else None,
         notifications=parse_notifications(root.section("notifications")),
+        history=parse_history(root.section("notifications")),
         source=source,
     )
     if config.storage.cache.blobdescriptor == "redis" and not (config.redis and config.redis.addrs):
