@@ -38,7 +38,7 @@ from shared.broker import (
 from shared.broker.embedded import recover_claimed
 from shared.broker.redis_transport import client_for, recover_claims, warn_if_not_persistent
 from shared.config import Config
-from shared.history import HistoryStore, HistoryWriter, open_store
+from shared.history import HistoryStore, HistoryUnavailable, HistoryWriter, open_store
 from shared.history.writer import notifier_id
 from shared.logfmt import kv
 
@@ -141,6 +141,11 @@ def _history(config: Config, stop: threading.Event) -> tuple[
         log.info(kv("delivery history disabled: no history, no endpoint pauses"))
         return None, None, None
     store = open_store(config)
+    try:
+        # Before the consumers start: migrating (Alembic) holds the interpreter for a moment.
+        store.ready()
+    except HistoryUnavailable as exc:
+        log.warning(kv("delivery history unavailable, deliveries go on", error=str(exc)[:300]))
     endpoints = [e for e in config.notifications.endpoints if not e.disabled]
     me = notifier_id()
     writer = HistoryWriter(store, endpoints, config.history.retention, notifier=me).start()
