@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from shared.config.errors import ConfigError
+from shared.config.secrets import expand_secret
 from shared.config.section import Section
 
 HISTORY_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
@@ -25,6 +26,9 @@ class HistoryConfig:
 def parse_history(notifications: Section) -> HistoryConfig:
     h = notifications.section("history")
     url = h.str("url") or None
+    if url:
+        # The URL holds the database password: it may come from ${env:...} or ${file:...}.
+        url = expand_secret(url, h.key("url")) or None
     if url:
         scheme = urlparse(url).scheme
         if scheme not in HISTORY_SCHEMES:

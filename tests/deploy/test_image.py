@@ -106,8 +106,11 @@ def test_a_wheel_builds_from_exactly_what_the_build_stage_copies(tmp_path):
     assert result.returncode == 0, result.stderr
     (wheel,) = (tmp_path / "wheels").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for module in ("services/cli.py", "shared/config.py", "services/registry/metrics.py",
-                   "services/notifier/metrics.py"):
+    for module in ("services/cli.py", "shared/config/__init__.py", "services/registry/metrics.py",
+                   "services/notifier/metrics.py",
+                   # The history's migrations, applied at start by the notifiers.
+                   "shared/history/migrations/env.py",
+                   "shared/history/migrations/versions/0001_history.py"):
         assert module in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "registry = services.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
