@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "history_alembic_version"
+# The newest migration's revision. A database already there is recognised without loading
+# Alembic (a command's start-up stays short); tests check it against migrations/versions.
+HEAD_REVISION = "0001"
 # Any constant: notifiers starting together queue on it for the migrations.
 ADVISORY_LOCK_KEY = 0x68697374  # "hist"
 SQLITE_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
@@ -73,13 +73,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def head_revision() -> str:
+    """The newest revision in ``migrations/versions`` (loads Alembic)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
 
 
-def _alembic_config() -> AlembicConfig:
+def _alembic_config():
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def _current_revision(connection: sa.Connection) -> str | None:
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 _migrated: set[str] = set()
@@ -92,13 +103,15 @@ def migrate(engine: sa.Engine) -> None:
     with _migrated_lock:
         if key in _migrated:
             return
+        with engine.connect() as connection:
+            if _current_revision(connection) == HEAD_REVISION:
+                _migrated.add(key)
+                return
         with _exclusive(engine), engine.begin() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                                    {"key": ADVISORY_LOCK_KEY})
-            current = MigrationContext.configure(
-                connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
-            if current != head_revision():
+            if _current_revision(connection) != HEAD_REVISION:
                 from alembic import command
 
                 config = _alembic_config()
