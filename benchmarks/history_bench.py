@@ -33,6 +33,7 @@ from pathlib import Path
 
 import requests
 import yaml
+from cpu_meter import process_cpu_seconds, process_tree
 from kombu import Producer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +92,25 @@ def event(tag: str) -> dict:
             "actor": {}, "source": {"addr": "bench:5000", "instanceID": "bench"}}
 
 
+def history_backends(since: float) -> list[int]:
+    """The PostgreSQL server processes serving the notifier started at ``since``."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as c:
+            return list(c.execute(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'registry-history' "
+                "AND backend_start >= to_timestamp(:t)"), {"t": since - 1}).scalars())
+    finally:
+        engine.dispose()
+
+
+def cpu(pid: int, since: float) -> dict[str, float]:
+    return {"notifier": sum(process_cpu_seconds(p) for p in process_tree(pid)),
+            "database": sum(process_cpu_seconds(p) for p in history_backends(since))}
+
+
 def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) -> dict:
     name = f"drain-{uuid.uuid4().hex[:8]}"
     exchange = f"bench-{name}.events"
@@ -107,6 +127,7 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
     config = load_config(path, environ={})
     topology = topology_for(config)
     tags = [f"{label}-{i}" for i in range(count)]
+    before_count = int(requests.get(f"{base}/count", timeout=10).text)
     with connect(config, purpose="consume") as connection:
         topology.declare(connection, config.notifications.endpoints)
         producer = Producer(connection.channel(), serializer="json")
@@ -115,6 +136,7 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
                              headers={HEADER_ROUTING_KEY: "manifest.push", HEADER_ATTEMPTS: 0},
                              delivery_mode=2, retry=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    started = time.time()
     with open(workdir / f"{name}.log", "ab") as log:
         notifier = subprocess.Popen([*registry_command(), "notifier", str(path)], stdout=log,
                                     stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
@@ -122,8 +144,15 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
     try:
         wanted = set(tags)
         deadline = time.perf_counter() + 600
+        session = requests.Session()
+        while session.get(f"{base}/count", timeout=10).text == str(before_count):
+            if time.perf_counter() > deadline or notifier.poll() is not None:
+                raise RuntimeError(f"drain {label}: nothing arrived")
+            time.sleep(0.005)
+        # From the first delivery on: the notifier's start-up is not the drain's cost.
+        cpu_before = cpu(notifier.pid, started)
         while True:
-            arrivals = requests.get(f"{base}/arrivals", timeout=10).json()
+            arrivals = session.get(f"{base}/arrivals", timeout=10).json()
             got = [arrivals[t] for t in tags if t in arrivals]
             if len(got) == len(wanted):
                 break
@@ -149,7 +178,10 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
                         break
                 time.sleep(0.1)
             store.close()
-        return {"rate": rate, "caught_up": caught_up}
+        spent = {k: cpu(notifier.pid, started)[k] - v for k, v in cpu_before.items()}
+        return {"rate": rate, "caught_up": caught_up,
+                "notifier_us": spent["notifier"] / count * 1e6,
+                "database_us": spent["database"] / count * 1e6}
     finally:
         notifier.terminate()
         notifier.wait(30)
@@ -176,8 +208,9 @@ def part_drain(args: argparse.Namespace, workdir: Path) -> None:
                 results[mode].append(result)
                 extra = f", history complete {result['caught_up']:.2f} s after the last delivery" \
                     if result["caught_up"] is not None else ""
-                print(f"round {r + 1} history {mode:3}: {result['rate']:7.0f} events/s{extra}",
-                      flush=True)
+                print(f"round {r + 1} history {mode:3}: {result['rate']:7.0f} events/s, CPU per "
+                      f"event: notifier {result['notifier_us']:.0f} us, its database sessions "
+                      f"{result['database_us']:.0f} us{extra}", flush=True)
     finally:
         proc.terminate()
         drop()
@@ -188,6 +221,11 @@ def part_drain(args: argparse.Namespace, workdir: Path) -> None:
           f"{max(x['rate'] for x in results['off']):.0f}), history on (PostgreSQL) {on:.0f}/s "
           f"(min-max {min(x['rate'] for x in results['on']):.0f}-"
           f"{max(x['rate'] for x in results['on']):.0f}): on/off = {on / off:.1%} (target >= 90%)")
+    cpu_off = statistics.median(x["notifier_us"] for x in results["off"])
+    cpu_on = statistics.median(x["notifier_us"] for x in results["on"])
+    db_on = statistics.median(x["database_us"] for x in results["on"])
+    print(f"notifier CPU per event: off {cpu_off:.0f} us, on {cpu_on:.0f} us "
+          f"(+{cpu_on / cpu_off - 1:.0%}); PostgreSQL sessions {db_on:.0f} us per event")
 
 
 # ---------------------------------------------------------------- 1 million deliveries

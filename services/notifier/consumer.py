@@ -215,7 +215,7 @@ class EndpointConsumer(threading.Thread):
                 event=body,
                 routing_key=str(headers.get(HEADER_ROUTING_KEY) or routing_key_for(body)),
                 attempts=attempts, fanout=attempts == 0 and not headers.get(HEADER_TARGETED),
-                probe=probe,
+                probe=probe, raw=message.body if self.recorder.recording else None,
             )
         except Exception as exc:
             # An error here would end the connection, and with it the acks of every delivery

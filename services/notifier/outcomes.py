@@ -25,6 +25,8 @@ class Delivery:
     # The one attempt an auto-paused endpoint gets a minute: failed, the event goes back to the
     # queue as it came (no attempt used up); delivered, the endpoint resumes.
     probe: bool = False
+    # The event's JSON as it came (kept as it is by the history).
+    raw: bytes | str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -63,4 +63,4 @@ class DeliveryRecorder:
         self.writer.record(Settled(endpoint=endpoint, event=delivery.event,
                                    routing_key=delivery.routing_key, state=state, at=now,
                                    attempt=attempt, next_attempt=next_attempt,
-                                   fanout=delivery.fanout))
+                                   fanout=delivery.fanout, body=delivery.raw))

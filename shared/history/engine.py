@@ -27,6 +27,7 @@ HEAD_REVISION = "0001"
 ADVISORY_LOCK_KEY = 0x68697374  # "hist"
 SQLITE_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 CONNECT_TIMEOUT = 3  # seconds: an unreachable PostgreSQL must not hold a command for long
+APPLICATION_NAME = "registry-history"  # how our sessions show in pg_stat_activity
 
 
 class HistoryUnavailable(Exception):
@@ -60,7 +61,8 @@ def create_engine(url: str) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
-                            connect_args={"connect_timeout": CONNECT_TIMEOUT})
+                            connect_args={"connect_timeout": CONNECT_TIMEOUT,
+                                          "application_name": APPLICATION_NAME})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

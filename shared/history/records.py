@@ -73,3 +73,4 @@ class Settled:
     attempt: AttemptRecord | None = None
     next_attempt: float | None = None  # a retry's due time
     fanout: bool = False  # first seen from the events exchange: every endpoint has a copy
+    body: bytes | str | None = None  # the event's JSON as received, if at hand

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from shared.config import EndpointConfig
 from shared.endpoint_filters import ignore_reason
 from shared.events import event_time, routing_key_for
-from shared.history.dialect import insert
+from shared.history.dialect import insert, write_rows
 from shared.history.records import DELIVERED, FILTERED, PENDING, Settled
 from shared.history.schema import attempts, deliveries, events, notifiers
 
@@ -26,7 +26,8 @@ JSON_SEPARATORS = (",", ":")
 
 
 def event_row(event: dict[str, Any], routing_key: str | None = None,
-              now: float | None = None) -> dict[str, Any]:
+              now: float | None = None, body: str | bytes | None = None) -> dict[str, Any]:
+    """The event's row; ``body``: its JSON as received (saves encoding it again)."""
     target = event.get("target") or {}
     actor = event.get("actor") or {}
     source = event.get("source") or {}
@@ -43,7 +44,8 @@ def event_row(event: dict[str, Any], routing_key: str | None = None,
         "actor": _text(actor.get("name") if isinstance(actor, dict) else None, 256),
         "source": _text(source.get("instanceID") or source.get("addr")
                         if isinstance(source, dict) else None, 256),
-        "body": json.dumps(event, separators=JSON_SEPARATORS),
+        "body": body.decode("utf-8", errors="replace") if isinstance(body, bytes) else
+        body if isinstance(body, str) else json.dumps(event, separators=JSON_SEPARATORS),
     }
 
 
@@ -62,8 +64,8 @@ def _delivery_row(endpoint: str, event: dict[str, Any], ev: dict[str, Any], stat
     }
 
 
-def _fold(items: Sequence[Settled]) -> tuple[dict[str, dict], dict[tuple[str, str], dict],
-                                              list[dict], list[Settled]]:
+def _fold(items: Sequence[Settled], notifier: str) -> tuple[
+        dict[str, dict], dict[tuple[str, str], dict], list[dict], list[Settled]]:
     """Events, delivery rows (one per key, the latest state, attempts summed), attempt rows, and
     the fan-outs, from a batch in the order it happened."""
     event_rows: dict[str, dict] = {}
@@ -76,7 +78,8 @@ def _fold(items: Sequence[Settled]) -> tuple[dict[str, dict], dict[tuple[str, st
             continue
         ev = event_rows.get(event_id)
         if ev is None:
-            ev = event_rows[event_id] = event_row(item.event, item.routing_key, item.at)
+            ev = event_rows[event_id] = event_row(item.event, item.routing_key, item.at,
+                                                  item.body)
         key = (event_id, item.endpoint)
         row = rows.get(key)
         if row is None:
@@ -96,6 +99,7 @@ def _fold(items: Sequence[Settled]) -> tuple[dict[str, dict], dict[tuple[str, st
                 row["latency_ms"] = max(0.0, (done - ev["time"]) * 1000)
             attempt_rows.append({
                 "event_id": event_id, "endpoint": item.endpoint, "time": a.started,
+                "notifier": notifier,
                 "duration_ms": a.duration_ms,
                 "request_headers": json.dumps(a.request_headers, separators=JSON_SEPARATORS),
                 "status": a.status,
@@ -109,17 +113,39 @@ def _fold(items: Sequence[Settled]) -> tuple[dict[str, dict], dict[tuple[str, st
     return event_rows, rows, attempt_rows, fanouts
 
 
+def _settle_conflict(stmt: Any) -> Any:
+    """A delivery row meeting its earlier self: the latest state wins, attempts add up, the last
+    answer is the latest attempt's."""
+    new = stmt.excluded
+    had_attempt = new.attempts > 0
+    return stmt.on_conflict_do_update(
+        index_elements=["event_id", "endpoint"],
+        set_={
+            "state": new.state,
+            "updated": new.updated,
+            "next_attempt": new.next_attempt,
+            "attempts": deliveries.c.attempts + new.attempts,
+            "last_status": sa.case((had_attempt, new.last_status), else_=deliveries.c.last_status),
+            "last_error_class": sa.case((had_attempt, new.last_error_class),
+                                        else_=deliveries.c.last_error_class),
+            "last_error": sa.case((had_attempt, new.last_error), else_=deliveries.c.last_error),
+            "delivered_at": sa.func.coalesce(new.delivered_at, deliveries.c.delivered_at),
+            "latency_ms": sa.func.coalesce(new.latency_ms, deliveries.c.latency_ms),
+        },
+    )
+
+
+def _keep_existing(*keys: str) -> Any:
+    return lambda stmt: stmt.on_conflict_do_nothing(index_elements=list(keys))
+
+
 def write_batch(connection: sa.Connection, items: Sequence[Settled], notifier: str,
                 endpoints: Iterable[EndpointConfig], known_events: set[str] | None = None) -> None:
     """Write ``items`` in the caller's transaction. ``known_events``: ids this process has
     already written (their event rows are skipped); updated with the new ones."""
-    event_rows, rows, attempt_rows, fanouts = _fold(items)
-    for row in attempt_rows:
-        row["notifier"] = notifier
+    event_rows, rows, attempt_rows, fanouts = _fold(items, notifier)
     new_events = [r for i, r in event_rows.items() if known_events is None or i not in known_events]
-    if new_events:
-        connection.execute(insert(connection, events).on_conflict_do_nothing(
-            index_elements=["id"]), new_events)
+    write_rows(connection, events, new_events, _keep_existing("id"))
     pending = []
     for item in fanouts:
         ev = event_rows[str(item.event["id"])]
@@ -127,32 +153,9 @@ def write_batch(connection: sa.Connection, items: Sequence[Settled], notifier: s
             if endpoint.name != item.endpoint and (ev["id"], endpoint.name) not in rows:
                 state = FILTERED if ignore_reason(endpoint, item.event) else PENDING
                 pending.append(_delivery_row(endpoint.name, item.event, ev, state, item.at))
-    if pending:
-        connection.execute(insert(connection, deliveries).on_conflict_do_nothing(
-            index_elements=["event_id", "endpoint"]), pending)
-    if rows:
-        stmt = insert(connection, deliveries)
-        new = stmt.excluded
-        had_attempt = new.attempts > 0
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["event_id", "endpoint"],
-            set_={
-                "state": new.state,
-                "updated": new.updated,
-                "next_attempt": new.next_attempt,
-                "attempts": deliveries.c.attempts + new.attempts,
-                "last_status": sa.case((had_attempt, new.last_status),
-                                       else_=deliveries.c.last_status),
-                "last_error_class": sa.case((had_attempt, new.last_error_class),
-                                            else_=deliveries.c.last_error_class),
-                "last_error": sa.case((had_attempt, new.last_error), else_=deliveries.c.last_error),
-                "delivered_at": sa.func.coalesce(new.delivered_at, deliveries.c.delivered_at),
-                "latency_ms": sa.func.coalesce(new.latency_ms, deliveries.c.latency_ms),
-            },
-        )
-        connection.execute(stmt, list(rows.values()))
-    if attempt_rows:
-        connection.execute(attempts.insert(), attempt_rows)
+    write_rows(connection, deliveries, pending, _keep_existing("event_id", "endpoint"))
+    write_rows(connection, deliveries, list(rows.values()), _settle_conflict)
+    write_rows(connection, attempts, attempt_rows)
     if known_events is not None:
         known_events.update(event_rows)
 
