@@ -148,7 +148,8 @@ def _history(config: Config, stop: threading.Event) -> tuple[
         log.warning(kv("delivery history unavailable, deliveries go on", error=str(exc)[:300]))
     endpoints = [e for e in config.notifications.endpoints if not e.disabled]
     me = notifier_id()
-    writer = HistoryWriter(store, endpoints, config.history.retention, notifier=me).start()
+    writer = HistoryWriter(store, endpoints, config.history.retention, notifier=me,
+                           log_config=config.log).start()
     watcher = PauseWatcher(store, endpoints, me, stop)
     watcher.prime()
     watcher.start()

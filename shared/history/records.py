@@ -1,11 +1,13 @@
 """What a notifier hands the history: one settled delivery and the attempt that settled it.
 
-Built on the delivery path, so kept cheap: plain slotted dataclasses, the event as the dict the
+Built on the delivery path, so kept cheap: plain dataclasses (no slots: those pickle through
+Python code on their way to the writer process), the event as the dict the
 notifier already decoded. Request headers are masked here, before they leave the HTTP stage.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +48,7 @@ def error_class_of(error: str | None) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AttemptRecord:
     """One HTTP attempt: when it started, how long it took, what was sent and answered."""
 
@@ -60,7 +62,7 @@ class AttemptRecord:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settled:
     """A delivery's state after one pass through an endpoint's pipeline, its broker action
     done (delivered, filtered, parked for a retry, dead-lettered, or left queued)."""
@@ -74,3 +76,23 @@ class Settled:
     next_attempt: float | None = None  # a retry's due time
     fanout: bool = False  # first seen from the events exchange: every endpoint has a copy
     body: bytes | str | None = None  # the event's JSON as received, if at hand
+
+    def __reduce__(self) -> tuple:
+        # To the writer process: the JSON as received, not the decoded event beside it (the
+        # notifier's cost per event is what a backlog drains at; the writer decodes it).
+        if self.body is None:
+            return (Settled, (self.endpoint, self.event, self.routing_key, self.state, self.at,
+                              self.attempt, self.next_attempt, self.fanout, None))
+        return (_from_body, (self.endpoint, self.body, self.routing_key, self.state, self.at,
+                             self.attempt, self.next_attempt, self.fanout))
+
+
+def _from_body(endpoint: str, body: bytes | str, routing_key: str, state: str, at: float,
+               attempt: AttemptRecord | None, next_attempt: float | None,
+               fanout: bool) -> Settled:
+    try:
+        event = json.loads(body)
+    except ValueError:
+        event = {}
+    return Settled(endpoint, event if isinstance(event, dict) else {}, routing_key, state, at,
+                   attempt, next_attempt, fanout, body)

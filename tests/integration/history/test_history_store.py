@@ -127,3 +127,27 @@ def test_a_full_writer_queue_drops_and_counts_instead_of_blocking():
     assert time.monotonic() - started < 0.5
     assert HISTORY_DROPPED._value.get() - before == 7
     assert writer.dropped == 7
+
+
+def test_awkward_text_comes_back_as_written(history):
+    store = HistoryStore(history["url"])
+    event = make_event(repository="odd/näme").to_dict()
+    odd = "tab\there\nnewline \\backslash \\N null\x00byte ✓"
+    attempt = AttemptRecord(started=time.time(), duration_ms=2.5,
+                            request_headers={"X-Odd": "a\tb"}, status=500,
+                            response_headers={"X-Line": "x\\ny"}, response_body=odd,
+                            error_class="status", error="HTTP 500")
+    from shared.history import show_event
+    from shared.history.writes import write_batch
+
+    with store.begin() as connection:
+        write_batch(connection, [Settled("hook", event, "manifest.push", "retrying", time.time(),
+                                         attempt, None, True)], "n:1",
+                    [EndpointConfig(name="hook", url="http://x/")])
+    shown = show_event(store, event["id"])
+    assert shown.event == event
+    (a,) = shown.deliveries[0].attempts
+    # PostgreSQL's text cannot hold NUL: that byte alone is left out there.
+    assert a.response_body == (odd.replace("\x00", "") if store.dialect == "postgresql" else odd)
+    assert a.request_headers == {"X-Odd": "a\tb"} and a.response_headers == {"X-Line": "x\\ny"}
+    store.close()
