@@ -5,8 +5,11 @@ Run by hand (not a test), from the repository root, with the machine's RabbitMQ 
 
 1. Backlog drain with the history on (PostgreSQL) and off, in the same run: a backlog of
    ``--events`` manifest push events waits in an endpoint's RabbitMQ queue, then one
-   ``registry notifier`` process delivers it to the Node receiver (``receiver.js``); the drain
-   rate is events / (last arrival - first arrival). Rounds alternate which mode goes first.
+   ``registry notifier`` process delivers it to the Node receiver (``receiver.js``), which holds
+   its answers until the notifier has started (its history writer process too); the drain rate
+   is events / (last arrival - the receiver answering again), and the CPU per event of the
+   notifier, its writer process and its PostgreSQL sessions is read from /proc over the drain.
+   Rounds alternate which mode goes first.
    Target: on >= 90% of off. With the history on, also how long after the last delivery the
    history holds every delivery.
 2. ``deliveries list`` with 1 million deliveries in the history (100,000 events fanned out to
@@ -128,7 +131,6 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
     config = load_config(path, environ={})
     topology = topology_for(config)
     tags = [f"{label}-{i}" for i in range(count)]
-    before_count = int(requests.get(f"{base}/count", timeout=10).text)
     with connect(config, purpose="consume") as connection:
         topology.declare(connection, config.notifications.endpoints)
         producer = Producer(connection.channel(), serializer="json")
@@ -136,22 +138,30 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
             producer.publish(event(tag), exchange=topology.exchange, routing_key="manifest.push",
                              headers={HEADER_ROUTING_KEY: "manifest.push", HEADER_ATTEMPTS: 0},
                              delivery_mode=2, retry=False)
+    session = requests.Session()
+    # The backlog waits in the queue; the notifier starts, takes what it may hold (its
+    # prefetch) and waits for the receiver, which holds every answer until the notifier's
+    # start-up (its writer process too) is over: then the drain is measured.
+    session.post(f"{base}/gate/close").raise_for_status()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     started = time.time()
-    with open(workdir / f"{name}.log", "ab") as log:
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "ab") as log:
         notifier = subprocess.Popen([*registry_command(), "notifier", str(path)], stdout=log,
                                     stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
                                     start_new_session=True)
     try:
+        deadline = time.perf_counter() + 60
+        while int(session.get(f"{base}/held", timeout=10).text) < 8:  # its 8 delivery threads
+            if time.perf_counter() > deadline or notifier.poll() is not None:
+                raise RuntimeError(f"notifier did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.05)
+        time.sleep(3)
+        cpu_before = cpu(notifier.pid, started)
+        opened = time.perf_counter()  # receiver.js stamps arrivals on this clock
+        session.post(f"{base}/gate/open").raise_for_status()
         wanted = set(tags)
         deadline = time.perf_counter() + 600
-        session = requests.Session()
-        while session.get(f"{base}/count", timeout=10).text == str(before_count):
-            if time.perf_counter() > deadline or notifier.poll() is not None:
-                raise RuntimeError(f"drain {label}: nothing arrived")
-            time.sleep(0.005)
-        # From the first delivery on: the notifier's start-up is not the drain's cost.
-        cpu_before = cpu(notifier.pid, started)
         while True:
             arrivals = session.get(f"{base}/arrivals", timeout=10).json()
             got = [arrivals[t] for t in tags if t in arrivals]
@@ -160,7 +170,8 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
             if time.perf_counter() > deadline or notifier.poll() is not None:
                 raise RuntimeError(f"drain {label}: {len(got)}/{count} arrived")
             time.sleep(0.2)
-        rate = count / (max(got) - min(got))
+        # The held ones arrived (and were stamped) before: from the gate's opening on.
+        rate = count / (max(got) - opened)
         caught_up = None
         if not history.get("disabled"):
             store = HistoryStore(history["url"])
