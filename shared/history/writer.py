@@ -23,10 +23,11 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
@@ -73,7 +74,7 @@ class HistoryWriter:
         self.queue_size = queue_size
         self.log_config = log_config or LogConfig()
         self.dropped = 0  # since the history last said it was writing
-        self._pending: list[Settled] = []
+        self._pending: deque[Settled] = deque()  # appended by delivery threads, taken by the feeder
         self._in_flight = 0  # handed to the writer process, not yet written
         self._stop = threading.Event()
         self._feeder: threading.Thread | None = None
@@ -106,7 +107,7 @@ class HistoryWriter:
         if self._process is not None:
             self._process.join(timeout)
             if self._process.is_alive():
-                self._process.terminate()
+                self._process.kill()  # it ignores SIGTERM (see writer_process)
 
     def _spawn(self) -> None:
         # spawn, not fork: the notifier has threads (and their locks) by now.
@@ -124,7 +125,7 @@ class HistoryWriter:
     def _feed(self) -> None:
         while True:
             stopping = self._stop.wait(FEED_INTERVAL)
-            batch, self._pending = self._pending, []  # a swap: record() never waits for us
+            batch = [self._pending.popleft() for _ in range(len(self._pending))]
             try:
                 for start in range(0, len(batch), CHUNK):
                     chunk = batch[start:start + CHUNK]
@@ -168,6 +169,10 @@ class _KnownEvents(OrderedDict):
 def writer_process(connection: Connection, url: str, endpoints: list[EndpointConfig],
                    retention: float, notifier: str, log_config: LogConfig) -> None:
     """The writer process: records in from the notifier, batches out to the database."""
+    # A stopping notifier (SIGTERM to its process group) still hands over what it holds: this
+    # process ends when the notifier says so, or is gone.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(log_config)
     BatchWriter(HistoryStore(url), connection, endpoints, retention, notifier).run()
 
