@@ -17,10 +17,14 @@ from typing import Any, TextIO
 
 from shared.config import Config
 from shared.durations import parse_duration
-from shared.history import STATES, HistoryUnavailable, list_deliveries, open_store, show_event
-from shared.history.views import EventDetail
+from shared.history.engine import HistoryUnavailable
+from shared.history.records import STATES
 from shared.logfmt import kv
-from shared.operations import OperationError, deadletters, deliveries, endpoints
+from shared.operations.errors import OperationError
+
+# The history and the operations (SQLAlchemy, kombu, prometheus_client) are imported by the
+# commands that use them: building this parser is part of every command's start, `registry
+# serve` included, which must set up its metrics folder before prometheus_client is imported.
 
 TEST_WAIT = 15.0  # seconds `endpoints test` waits for the test event's attempt
 
@@ -50,6 +54,8 @@ def _table(out: TextIO, header: list[str], rows: list[list[Any]]) -> None:
 
 
 def deliveries_list(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import list_deliveries, open_store
+
     page = list_deliveries(open_store(config), endpoint=args.endpoint, repository=args.repository,
                            action=args.action, state=args.state, since=_since(args.since),
                            limit=args.limit)
@@ -64,7 +70,7 @@ def deliveries_list(config: Config, args: argparse.Namespace, out: TextIO) -> in
     return 0
 
 
-def _show_text(out: TextIO, detail: EventDetail) -> None:
+def _show_text(out: TextIO, detail: Any) -> None:
     event, target = detail.event, detail.event.get("target") or {}
     out.write(f"event {event.get('id')}  {event.get('timestamp')}  {event.get('action')}  "
               f"{target.get('repository')}:{target.get('tag') or target.get('digest') or ''}\n")
@@ -86,6 +92,8 @@ def _show_text(out: TextIO, detail: EventDetail) -> None:
 
 
 def deliveries_show(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import open_store, show_event
+
     detail = show_event(open_store(config), args.event_id, endpoint=args.endpoint)
     if detail is None:
         raise OperationError(f"event {args.event_id} is not in the delivery history", status=2)
@@ -97,6 +105,9 @@ def deliveries_show(config: Config, args: argparse.Namespace, out: TextIO) -> in
 
 
 def deliveries_resend(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import open_store
+    from shared.operations import deliveries
+
     if not args.endpoint:
         raise OperationError("resend needs --endpoint NAME", status=2)
     store = open_store(config)
@@ -119,6 +130,9 @@ def deliveries_resend(config: Config, args: argparse.Namespace, out: TextIO) -> 
 
 
 def deliveries_backfill(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import open_store
+    from shared.operations import deliveries
+
     if not args.endpoint or args.since is None:
         raise OperationError("backfill needs --endpoint NAME and --since DURATION", status=2)
     store = open_store(config)
@@ -136,7 +150,9 @@ def deliveries_backfill(config: Config, args: argparse.Namespace, out: TextIO) -
 # ---------------------------------------------------------------- endpoints
 
 
-def _store_or_none(config: Config):
+def _store_or_none(config: Config) -> Any:
+    from shared.history import open_store
+
     try:
         return open_store(config)
     except HistoryUnavailable:
@@ -144,6 +160,8 @@ def _store_or_none(config: Config):
 
 
 def endpoints_list(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.operations import endpoints
+
     summaries = endpoints.list_endpoints(config, _store_or_none(config))
     if args.json:
         for s in summaries:
@@ -161,18 +179,27 @@ def endpoints_list(config: Config, args: argparse.Namespace, out: TextIO) -> int
 
 
 def endpoints_pause(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import open_store
+    from shared.operations import endpoints
+
     changed = endpoints.pause_endpoint(config, open_store(config), args.name)
     out.write(kv("paused" if changed else "already paused", endpoint=args.name) + "\n")
     return 0
 
 
 def endpoints_resume(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import open_store
+    from shared.operations import endpoints
+
     changed = endpoints.resume_endpoint(config, open_store(config), args.name)
     out.write(kv("resumed" if changed else "not paused", endpoint=args.name) + "\n")
     return 0
 
 
 def endpoints_test(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.history import open_store
+    from shared.operations import endpoints
+
     store = open_store(config)
     event_id = endpoints.send_test_event(config, store, args.name)
     out.write(kv("test event sent", endpoint=args.name, event=event_id) + "\n")
@@ -191,7 +218,7 @@ def endpoints_test(config: Config, args: argparse.Namespace, out: TextIO) -> int
 # ---------------------------------------------------------------- dead letters
 
 
-def _report_not_events(out: TextIO, tally: deadletters.Tally) -> None:
+def _report_not_events(out: TextIO, tally: Any) -> None:
     if tally.not_events:
         out.write(kv("dead letters kept: not events", endpoint=tally.endpoint,
                      count=tally.not_events,
@@ -199,6 +226,8 @@ def _report_not_events(out: TextIO, tally: deadletters.Tally) -> None:
 
 
 def deadletter_list(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.operations import deadletters
+
     for tally in deadletters.list_dead_letters(config, args.endpoint):
         for letter in tally.letters:
             _line(out, letter.event)
@@ -209,6 +238,8 @@ def deadletter_list(config: Config, args: argparse.Namespace, out: TextIO) -> in
 
 
 def deadletter_replay(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.operations import deadletters
+
     for tally in deadletters.replay_dead_letters(config, args.endpoint,
                                                  store=_store_or_none(config)):
         if tally.disabled:
@@ -222,6 +253,8 @@ def deadletter_replay(config: Config, args: argparse.Namespace, out: TextIO) -> 
 
 
 def deadletter_purge(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from shared.operations import deadletters
+
     if args.endpoint is None:
         raise OperationError("purge needs --endpoint NAME", status=2)
     if not args.yes:

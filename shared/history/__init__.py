@@ -44,40 +44,32 @@ Writing (the notifier)
     settled delivery; batched, bounded, never blocking (see :mod:`shared.history.writer`).
 """
 
-from shared.history.controls import AUTO, OPERATOR, Control, read_controls
-from shared.history.engine import HistoryUnavailable
-from shared.history.queries import (
-    endpoint_stats,
-    list_deliveries,
-    overview,
-    search_events,
-    show_event,
-)
-from shared.history.records import (
-    ERROR_CLASSES,
-    STATES,
-    AttemptRecord,
-    Settled,
-    mask_headers,
-)
-from shared.history.store import HistoryStore, open_store
-from shared.history.views import (
-    AttemptView,
-    DeliveryDetail,
-    DeliveryRow,
-    EndpointStats,
-    EventDetail,
-    EventSummary,
-    NotifierSeen,
-    Overview,
-    Page,
-)
-from shared.history.writer import HistoryWriter
+import importlib
+from typing import Any
 
-__all__ = [
-    "AUTO", "ERROR_CLASSES", "OPERATOR", "STATES", "AttemptRecord", "AttemptView", "Control",
-    "DeliveryDetail", "DeliveryRow", "EndpointStats", "EventDetail", "EventSummary",
-    "HistoryStore", "HistoryUnavailable", "HistoryWriter", "NotifierSeen", "Overview", "Page",
-    "Settled", "endpoint_stats", "list_deliveries", "mask_headers", "open_store", "overview",
-    "read_controls", "search_events", "show_event",
-]
+# Names load on first use: importing the package (for a constant, say) must not import
+# SQLAlchemy or prometheus_client (``registry serve`` sets up multiprocess metrics first).
+_EXPORTS = {
+    "AUTO": "controls", "OPERATOR": "controls", "Control": "controls", "read_controls": "controls",
+    "HistoryUnavailable": "engine",
+    "endpoint_stats": "queries", "list_deliveries": "queries", "overview": "queries",
+    "search_events": "queries", "show_event": "queries",
+    "ERROR_CLASSES": "records", "STATES": "records", "AttemptRecord": "records",
+    "Settled": "records", "mask_headers": "records",
+    "HistoryStore": "store", "open_store": "store",
+    "AttemptView": "views", "DeliveryDetail": "views", "DeliveryRow": "views",
+    "EndpointStats": "views", "EventDetail": "views", "EventSummary": "views",
+    "NotifierSeen": "views", "Overview": "views", "Page": "views",
+    "HistoryWriter": "writer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shared.history' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shared.history.{module}"), name)
+    globals()[name] = value
+    return value

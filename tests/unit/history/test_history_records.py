@@ -76,3 +76,16 @@ def test_a_bad_history_value_names_its_key(history, key):
     with pytest.raises(ConfigError) as raised:
         parse_config({**BASE, "notifications": {"history": history}})
     assert raised.value.key == key
+
+
+def test_building_the_command_line_leaves_prometheus_client_unimported():
+    # `registry serve` sets up its multiprocess metrics folder after parsing its arguments, and
+    # prometheus_client reads that setting when first imported: the history and operations
+    # modules (their metrics) must load only in the commands that use them.
+    import subprocess
+    import sys
+
+    code = ("import sys; from services.cli import build_parser; build_parser(); "
+            "assert 'prometheus_client' not in sys.modules, 'imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
