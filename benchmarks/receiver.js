@@ -10,6 +10,7 @@
 //   POST /gate/close    hold every POST's answer (a backlog builds up in the registry)
 //   POST /gate/open     answer the held POSTs and every later one at once
 //   GET  /count         how many push events have arrived
+//   GET  /held          how many POSTs wait for the gate to open
 //   GET  /arrivals      {"tag": seconds, ...} of every push event (first arrival)
 'use strict';
 const http = require('http');
@@ -41,6 +42,7 @@ http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     if (req.method === 'GET' && req.url === '/count') return answer(res, 200, String(arrivals.size));
+    if (req.method === 'GET' && req.url === '/held') return answer(res, 200, String(held.length));
     if (req.method === 'GET' && req.url === '/arrivals') {
       return answer(res, 200, JSON.stringify(Object.fromEntries(arrivals)));
     }

@@ -1,4 +1,4 @@
-"""The ``registry`` command: one config file, six sub-commands.
+"""The ``registry`` command: one config file, eight sub-commands.
 
 This module composes the services (it is the only place that knows them all): in embedded mode
 ``serve`` starts a notifier process beside the HTTP server, and the web console when
@@ -135,13 +135,15 @@ def cmd_garbage_collect(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_deadletter(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    from services.notifier import deadletter
+def _history_command(handler):
+    """An operator command on the history and the broker (services.history_cli)."""
 
-    if args.action == "list":
-        return deadletter.list_events(config, endpoint=args.endpoint, out=sys.stdout)
-    return deadletter.replay(config, endpoint=args.endpoint, out=sys.stdout)
+    def call(args: argparse.Namespace) -> int:
+        from services import history_cli
+
+        return history_cli.run(handler, _load(args.config), args)
+
+    return call
 
 
 def cmd_queues(args: argparse.Namespace) -> int:
@@ -175,11 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delete-untagged", "-m", action="store_true")
     p.set_defaults(func=cmd_garbage_collect)
 
-    p = sub.add_parser("deadletter", help="list or replay dropped events")
-    p.add_argument("config")
-    p.add_argument("action", choices=("list", "replay"))
-    p.add_argument("--endpoint", default=None)
-    p.set_defaults(func=cmd_deadletter)
+    from services.history_cli import add_parsers
+
+    add_parsers(sub, _history_command)
 
     p = sub.add_parser(
         "queues", help="count or delete an endpoint's queues (disabled or removed endpoints)",

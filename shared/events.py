@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.docker.distribution.events.v2+json"
@@ -19,6 +20,8 @@ BLOB_MEDIA_TYPE = "application/octet-stream"
 
 KINDS = ("manifest", "blob", "tag", "repository")
 ACTIONS = ("push", "pull", "mount", "delete")
+# The action of an event an operator sends to try an endpoint (``registry endpoints test``).
+TEST_ACTION = "test"
 
 
 def rfc3339_now() -> str:
@@ -118,6 +121,22 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+def event_time(timestamp: str | None) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp with up to nanoseconds (None if unreadable)."""
+    if not timestamp or not isinstance(timestamp, str):
+        return None
+    text = timestamp.strip().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits):]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 def routing_key_for(payload: dict[str, Any]) -> str:

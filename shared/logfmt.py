@@ -95,5 +95,5 @@ def setup_logging(config: LogConfig | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(config.level, logging.INFO))
     # Libraries are chatty at INFO; their warnings still come through.
-    for name in ("kombu", "amqp", "urllib3", "botocore", "boto3"):
+    for name in ("kombu", "amqp", "urllib3", "botocore", "boto3", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

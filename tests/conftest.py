@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use: the machine's RabbitMQ and Redis, free ports.
+"""Fixtures every test folder may use: the machine's RabbitMQ, Redis and PostgreSQL, free
+ports, skopeo.
 
 A missing service is a test failure, never a skip: the suite proves the registry against real
 parts, and CI (CI=true) must not go green without them.
@@ -11,11 +12,16 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_ADDR = os.environ.get("TEST_REDIS_ADDR", "127.0.0.1:6379")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -98,3 +104,54 @@ def docker_engine():
     engine = start_engine()
     yield engine
     engine.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The machine's PostgreSQL (trust auth, database ``test``)."""
+    if not _wait_for("127.0.0.1", 5432, 10):
+        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (database `test`)")
+    return POSTGRES_URL
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A schema of its own in the shared database, dropped afterwards: the URL given makes it
+    the search path, so parallel runs never see each other's tables."""
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {name}"))
+    try:
+        yield f"{url}?options=-csearch_path%3D{name}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture
+def skopeo(tmp_path):
+    """Run skopeo with an isolated HOME (own blob-info cache) and no TLS; returns stdout."""
+    return skopeo_runner(tmp_path / "home")
+
+
+def skopeo_runner(home: Path):
+    """``run(*args, check=True)``: skopeo with ``home`` as its HOME (for module fixtures)."""
+    exe = require_tool("skopeo")
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_RUNTIME_DIR": str(home / "run")}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [exe, "--insecure-policy", *args]
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}"
+            )
+        return result
+
+    return run

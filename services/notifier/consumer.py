@@ -5,7 +5,12 @@ the only one touching the broker connection (kombu channels are not thread-safe)
 run the pipeline and hand outcomes back through a queue. A message is acknowledged only after
 its outcome is safely elsewhere: delivered, filtered, republished to a retry queue, or parked in
 the dead-letter queue (publisher confirms on RabbitMQ). A crash before that leaves it to the
-broker to redeliver (at least once).
+broker to redeliver (at least once). Each settled outcome then goes to the history
+(:mod:`services.notifier.recording`) and the pause gate (:mod:`services.notifier.pausing`).
+
+While the endpoint is paused the consumer takes nothing: it lets go of its connection as a
+stopping notifier does (deliveries in flight finish; those not started go back to the queue),
+and waits; auto-paused, it probes the head of the queue when its gate says so.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,15 +29,21 @@ from kombu.message import Message
 from services.notifier.acks import AckWindow
 from services.notifier.metrics import DEADLETTER_DEPTH, QUEUE_DEPTH
 from services.notifier.mover import RetryMover
-from services.notifier.outcomes import Delivery, Dropped, Failed, Outcome, RetryLater, Sink
+from services.notifier.outcomes import Delivery, Dropped, Failed, Held, Outcome, RetryLater, Sink
+from services.notifier.pausing import EndpointGate
 from services.notifier.pipeline import build_pipeline
+from services.notifier.pool import DeliveryPool
+from services.notifier.recording import DeliveryRecorder
 from services.notifier.retry import after_failure
 from shared.broker import (
     HEADER_ATTEMPTS,
     HEADER_DELIVERY_COUNT,
     HEADER_DUE,
     HEADER_ERROR,
+    HEADER_ERROR_CLASS,
     HEADER_ROUTING_KEY,
+    HEADER_STATUS,
+    HEADER_TARGETED,
     QueueConflict,
     connect,
     queue_depth,
@@ -43,6 +53,7 @@ from shared.broker import (
 )
 from shared.config import Config, EndpointConfig
 from shared.events import routing_key_for
+from shared.history.records import INTERNAL
 from shared.logfmt import kv
 
 log = logging.getLogger("notifier")
@@ -63,6 +74,7 @@ DEPTH_INTERVAL = 2.0
 HEARTBEAT_CHECK_INTERVAL = 1.0  # the consume connection's heartbeat is 30 s
 JSON = "application/json"
 SHUTDOWN_GRACE = 10.0
+PAUSED_TICK = 0.25  # how often a paused consumer looks whether it may go on (or probe)
 
 
 def _count(value: Any) -> int:
@@ -74,55 +86,19 @@ def _count(value: Any) -> int:
         return 0
 
 
-class DeliveryPool:
-    """``size`` threads running deliveries handed in by the consumer thread; outcomes come back
-    on :attr:`done`. Both hand-offs are C-level ``SimpleQueue``s: a ThreadPoolExecutor's
-    Future (condition, callbacks) plus a ``queue.Queue`` (pure-Python condition) cost a notifier
-    draining a backlog a measurable share of its CPU, and a backlog drain is CPU-bound."""
-
-    def __init__(self, name: str, size: int, run: Callable[[Delivery], Outcome]):
-        self.run = run
-        self.work: queue.SimpleQueue = queue.SimpleQueue()
-        self.done: queue.SimpleQueue = queue.SimpleQueue()
-        self.threads = [threading.Thread(target=self._work, name=f"deliver-{name}_{i}",
-                                         daemon=True) for i in range(size)]
-        for thread in self.threads:
-            thread.start()
-
-    def submit(self, item: tuple[int, Message, Delivery]) -> None:
-        self.work.put(item)
-
-    def _work(self) -> None:
-        while (item := self.work.get()) is not None:
-            generation, message, delivery = item
-            self.done.put((generation, message, delivery, self.run(delivery)))
-
-    def drop_waiting(self) -> int:
-        """Drop the deliveries not started (unacknowledged: the broker redelivers them); how
-        many there were."""
-        dropped = 0
-        try:
-            while True:
-                if self.work.get_nowait() is not None:
-                    dropped += 1
-        except queue.Empty:
-            return dropped
-
-    def shutdown(self) -> None:
-        self.drop_waiting()
-        for _ in self.threads:
-            self.work.put(None)
-
-
 class EndpointConsumer(threading.Thread):
     def __init__(self, config: Config, endpoint: EndpointConfig, stop: threading.Event,
-                 pipeline: Sink | None = None):
+                 pipeline: Sink | None = None, recorder: DeliveryRecorder | None = None,
+                 gate: EndpointGate | None = None):
         super().__init__(name=f"consumer-{endpoint.name}", daemon=True)
         self.config = config
         self.endpoint = endpoint
         self.stop = stop
         self.topology = topology_for(config)
-        self.pipeline = pipeline or build_pipeline(endpoint)
+        self.recorder = recorder or DeliveryRecorder(None)
+        self.gate = gate or EndpointGate(endpoint)
+        self.pipeline = pipeline or build_pipeline(endpoint, record=self.recorder.recording,
+                                                   max_body=config.history.maxbodybytes)
         self.pool = DeliveryPool(endpoint.name, endpoint.concurrency, self._run_pipeline)
         self.inflight = 0
         self.generation = 0
@@ -133,6 +109,11 @@ class EndpointConsumer(threading.Thread):
     def run(self) -> None:
         wait = 0.5
         while not self.stop.is_set():
+            if self.gate.held:
+                if self.gate.probe_due():
+                    self._probe()
+                self.stop.wait(PAUSED_TICK)
+                continue
             try:
                 self._consume()
                 wait = 0.5
@@ -175,7 +156,7 @@ class EndpointConsumer(threading.Thread):
             log.info(kv("consuming", endpoint=self.endpoint.name,
                         queue=self.topology.endpoint_queue(self.endpoint.name).name))
             next_depth = next_heartbeat = 0.0
-            while not self.stop.is_set():
+            while not self.stop.is_set() and not self.gate.held:
                 if self.inflight >= prefetch:
                     # Nothing more can arrive before we ack: wait for an outcome instead.
                     self._settle(producer, generation, block=TICK)
@@ -194,9 +175,9 @@ class EndpointConsumer(threading.Thread):
                 if self.topology.amqp and now >= next_heartbeat:
                     connection.heartbeat_check()
                     next_heartbeat = now + HEARTBEAT_CHECK_INTERVAL
-            # Graceful stop: take no more, finish the deliveries running and settle them. Those
-            # not started go back to the broker as they are, for another notifier: started now,
-            # they could outlast the grace and arrive twice.
+            # Graceful stop (or pause): take no more, finish the deliveries running and settle
+            # them. Those not started go back to the broker as they are, for another notifier:
+            # started now, they could outlast the grace and arrive twice.
             consumer.cancel()
             self.inflight -= self.pool.drop_waiting()
             deadline = time.monotonic() + SHUTDOWN_GRACE
@@ -221,25 +202,34 @@ class EndpointConsumer(threading.Thread):
             return
         self._on_message(producer, generation, body, message)
 
-    def _on_message(self, producer: Producer, generation: int, body: Any,
-                    message: Message) -> None:
-        headers = message.headers or {}
-        if headers.get(HEADER_DELIVERY_COUNT):
-            self._requeue_afresh(producer, message, body)
-            return
+    def _delivery(self, producer: Producer, body: Any, message: Message,
+                  probe: bool = False) -> Delivery | None:
+        """The delivery a message asks for; None once a message that cannot be one is parked."""
         try:
+            headers = message.headers or {}
             if not isinstance(body, dict):
                 body = {"invalid": repr(body)[:1000]}
-            delivery = Delivery(
+            attempts = _count(headers.get(HEADER_ATTEMPTS))
+            return Delivery(
                 event=body,
                 routing_key=str(headers.get(HEADER_ROUTING_KEY) or routing_key_for(body)),
-                attempts=_count(headers.get(HEADER_ATTEMPTS)),
+                attempts=attempts, fanout=attempts == 0 and not headers.get(HEADER_TARGETED),
+                probe=probe, raw=message.body if self.recorder.recording else None,
             )
         except Exception as exc:
             # An error here would end the connection, and with it the acks of every delivery
             # in flight: the broker would send them all again, and this message first.
             self._park(producer, message, "notification dropped: not deliverable", exc,
                        error=f"not deliverable: {type(exc).__name__}")
+            return None
+
+    def _on_message(self, producer: Producer, generation: int, body: Any,
+                    message: Message) -> None:
+        if (message.headers or {}).get(HEADER_DELIVERY_COUNT):
+            self._requeue_afresh(producer, message, body)
+            return
+        delivery = self._delivery(producer, body, message)
+        if delivery is None:
             return
         self.inflight += 1
         self.acks.hold(message)
@@ -281,7 +271,51 @@ class EndpointConsumer(threading.Thread):
         except Exception as exc:  # a bug must not lose the event: count it as a failed attempt
             log.exception(kv("notification pipeline error", endpoint=self.endpoint.name))
             return after_failure(self.endpoint, delivery,
-                                 Failed(error=f"internal error: {type(exc).__name__}"))
+                                 Failed(error=f"internal error: {type(exc).__name__}",
+                                        error_class=INTERNAL))
+
+    def _probe(self) -> None:
+        """The one attempt an auto-paused endpoint gets per probe interval: the event at the
+        head of its queue, delivered here on this thread. Delivered, the endpoint resumes;
+        failed (:class:`Held`), the event goes back to the queue as it came."""
+        try:
+            connection = connect(self.config, purpose="consume", rounds=2)
+        except Exception as exc:  # the broker is down: the next probe slot tries again
+            log.warning(kv("probe failed", endpoint=self.endpoint.name,
+                           error=f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            producer = Producer(connection.channel(), serializer="json")
+            queue_ = self.topology.endpoint_queue(self.endpoint.name)(connection.channel())
+            message = queue_.get(no_ack=False)
+            if message is None:
+                return  # nothing to probe with: the next event is the next probe
+            try:
+                body = json.loads(message.body)
+            except (ValueError, RecursionError) as exc:
+                self._park_undecodable(producer, message, exc)
+                return
+            delivery = self._delivery(producer, body, message, probe=True)
+            if delivery is None:
+                return
+            outcome = self._run_pipeline(delivery)
+            if isinstance(outcome, Held):
+                message.reject(requeue=True)
+                self._settled(delivery, outcome)
+            else:
+                self._settle_one(producer, delivery, outcome)
+                message.ack()
+            self.gate.probed(outcome)
+            log.info(kv("auto-paused endpoint probed", endpoint=self.endpoint.name,
+                        result="delivered" if not isinstance(outcome, Held) else outcome.error))
+        except Exception as exc:  # the broker is down: the next probe slot tries again
+            log.warning(kv("probe failed", endpoint=self.endpoint.name,
+                           error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            try:
+                connection.release()
+            except Exception:  # a broken connection may fail to close
+                pass
 
     def _settle(self, producer: Producer, generation: int, block: float = 0.0) -> None:
         settled: list[Message] = []
@@ -318,10 +352,20 @@ class EndpointConsumer(threading.Thread):
         elif isinstance(outcome, Dropped):
             headers[HEADER_ATTEMPTS] = outcome.attempts
             headers[HEADER_ERROR] = outcome.error
+            if outcome.failed is not None:
+                headers[HEADER_ERROR_CLASS] = outcome.failed.error_class or INTERNAL
+                if outcome.failed.status is not None:
+                    headers[HEADER_STATUS] = outcome.failed.status
             producer.publish(
                 delivery.event, exchange=self.topology.dead_exchange, routing_key=name,
                 headers=headers, delivery_mode=2, retry=False,
             )
+        self._settled(delivery, outcome)
+
+    def _settled(self, delivery: Delivery, outcome: Outcome) -> None:
+        """The outcome's broker action is done: the history records it, the gate learns from it."""
+        self.recorder.settled(self.endpoint.name, delivery, outcome)
+        self.gate.observe(outcome)
 
     def _update_depths(self, connection: Connection) -> None:
         name = self.endpoint.name

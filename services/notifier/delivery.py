@@ -8,6 +8,10 @@ curl handle, whose connection stays alive from one delivery to the next. Redirec
 followed and nothing is retried here (a failed attempt is the retry logic's business); proxy
 variables in the environment are not read (they are not what the config said). Configured
 headers win over our defaults; header values are never logged or put in an error message.
+
+With the delivery history on, each attempt also yields an :class:`AttemptRecord`: when it
+started and how long it took, the request headers with secret values masked, the answer's
+status, headers and first ``maxbodybytes`` of body, or why there was none (its error class).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from services.notifier.outcomes import Delivered, Delivery, Failed, Outcome
 from services.notifier.retry import parse_retry_after
 from services.notifier.signing import signature
 from shared.config import EndpointConfig
+from shared.history.records import CONNECT, DNS, STATUS, TIMEOUT, TLS, AttemptRecord, mask_headers
 
 USER_AGENT = "registry-notifier/0.1"
 RETRY_AFTER_STATUSES = (429, 503)
@@ -35,8 +40,9 @@ _TLS_ERRORS = {
     pycurl.E_SSL_CONNECT_ERROR, pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CACERT_BADFILE,
     pycurl.E_SSL_CERTPROBLEM, pycurl.E_SSL_CIPHER, pycurl.E_SSL_ISSUER_ERROR,
 }
+_DNS_ERRORS = {pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY}
 _CONNECTION_ERRORS = {
-    pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_GOT_NOTHING,
+    pycurl.E_COULDNT_CONNECT, pycurl.E_GOT_NOTHING,
     pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR, pycurl.E_PARTIAL_FILE,
 }
 
@@ -62,7 +68,7 @@ def make_handle(endpoint: EndpointConfig) -> pycurl.Curl:
     curl.setopt(pycurl.TIMEOUT_MS, timeout_ms)
     curl.setopt(pycurl.FOLLOWLOCATION, 0)
     curl.setopt(pycurl.PROXY, "")
-    curl.setopt(pycurl.WRITEFUNCTION, _discard)  # the answer's body is not ours to read
+    curl.setopt(pycurl.WRITEFUNCTION, _discard)  # the answer's body: only the history keeps some
     tls = endpoint.tls
     if tls.insecureskipverify:
         curl.setopt(pycurl.SSL_VERIFYPEER, 0)
@@ -80,11 +86,36 @@ def _discard(chunk: bytes) -> None:
     return None
 
 
-class HttpSink:
-    """POSTs the event in the endpoint's format; 2xx is delivered, anything else failed."""
+class BodyStart:
+    """Keeps the first ``limit`` bytes of an answer's body and drops the rest."""
 
-    def __init__(self, endpoint: EndpointConfig):
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        if self.size < self.limit:
+            part = chunk[: self.limit - self.size]
+            self.chunks.append(part)
+            self.size += len(part)
+
+    def reset(self) -> None:
+        self.chunks.clear()
+        self.size = 0
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+class HttpSink:
+    """POSTs the event in the endpoint's format; 2xx is delivered, anything else failed.
+    ``record``: describe each attempt for the history, keeping ``max_body`` bytes of answers."""
+
+    def __init__(self, endpoint: EndpointConfig, record: bool = False, max_body: int = 4096):
         self.endpoint = endpoint
+        self.record = record
+        self.max_body = max_body
         self.configured_headers = {name: ", ".join(values)
                                    for name, values in endpoint.headers.items()}
         self._local = threading.local()
@@ -119,41 +150,66 @@ class HttpSink:
                                                      stamp, body)
         return headers
 
-    def _handle(self) -> tuple[pycurl.Curl, list[bytes]]:
-        """This thread's handle (curl handles are not thread-safe) and its header lines."""
+    def _handle(self) -> tuple[pycurl.Curl, list[bytes], BodyStart | None]:
+        """This thread's handle (curl handles are not thread-safe), its header lines and the
+        start of the answer's body (kept for the history only)."""
         handle = getattr(self._local, "handle", None)
         if handle is None:
             curl = make_handle(self.endpoint)
             lines: list[bytes] = []
             curl.setopt(pycurl.HEADERFUNCTION, lines.append)
-            handle = self._local.handle = (curl, lines)
+            kept = None
+            if self.record and self.max_body > 0:
+                kept = BodyStart(self.max_body)
+                curl.setopt(pycurl.WRITEFUNCTION, kept.write)
+            handle = self._local.handle = (curl, lines, kept)
         return handle
 
     def deliver(self, delivery: Delivery) -> Outcome:
         body, content_type = render(self.endpoint.format, delivery.event, delivery.routing_key)
         headers = self.request_headers(str(delivery.event.get("id", "")), body, content_type)
-        curl, lines = self._handle()
+        curl, lines, kept = self._handle()
         lines.clear()
+        if kept is not None:
+            kept.reset()
         # An empty "Expect:" stops curl's 100-continue round trip on bodies over 1 KiB.
         curl.setopt(pycurl.HTTPHEADER,
                     [f"{k}: {v}".encode("latin-1") for k, v in headers.items()] + [b"Expect:"])
         curl.setopt(pycurl.POSTFIELDS, body)
+        started = time.time()
         try:
             curl.perform()
         except pycurl.error as exc:
             self._errors.inc()
-            return Failed(error=describe_error(exc))
+            error, error_class = describe_error(exc), error_class_of_curl(exc)
+            attempt = self._attempt(started, headers, None, lines, kept, error_class, error)
+            return Failed(error=error, error_class=error_class, attempt=attempt)
         code = curl.getinfo(pycurl.RESPONSE_CODE)
         self._count_status(code)
         if 200 <= code < 300:
             self._successes.inc()
-            return Delivered(code)
+            return Delivered(code, self._attempt(started, headers, code, lines, kept))
         self._failures.inc()
         retry_after = None
         if code in RETRY_AFTER_STATUSES:
             retry_after = parse_retry_after(header_value(lines, "retry-after"))
-        return Failed(error=f"HTTP {status_text(code)}", status=code, retry_after=retry_after,
-                      gone=code == 410)
+        error = f"HTTP {status_text(code)}"
+        return Failed(error=error, status=code, retry_after=retry_after, gone=code == 410,
+                      error_class=STATUS,
+                      attempt=self._attempt(started, headers, code, lines, kept, STATUS, error))
+
+    def _attempt(self, started: float, headers: dict[str, str], status: int | None,
+                 lines: list[bytes], kept: BodyStart | None, error_class: str | None = None,
+                 error: str | None = None) -> AttemptRecord | None:
+        if not self.record:
+            return None
+        return AttemptRecord(
+            started=started, duration_ms=round((time.time() - started) * 1000, 3),
+            request_headers=mask_headers(headers, self.configured_headers),
+            status=status,
+            response_headers=response_headers(lines) if status is not None else None,
+            response_body=kept.text() if kept is not None and status is not None else None,
+            error_class=error_class, error=error)
 
 
 def header_value(lines: list[bytes], name: str) -> str | None:
@@ -171,6 +227,34 @@ def header_value(lines: list[bytes], name: str) -> str | None:
     return found
 
 
+def response_headers(lines: list[bytes]) -> dict[str, str]:
+    """The final answer's headers from curl's raw header lines (repeated names joined)."""
+    found: dict[str, str] = {}
+    for line in lines:
+        text = line.decode("latin-1").strip()
+        if text.startswith("HTTP/"):
+            found = {}
+            continue
+        key, sep, value = text.partition(":")
+        if sep:
+            key, value = key.strip(), value.strip()
+            found[key] = f"{found[key]}, {value}" if key in found else value
+    return found
+
+
+def error_class_of_curl(exc: pycurl.error) -> str:
+    """dns, connect, tls or timeout: why no answer came (anything else curl says counts as no
+    connection)."""
+    code = exc.args[0] if exc.args else None
+    if code in _TIMEOUT_ERRORS:
+        return TIMEOUT
+    if code in _TLS_ERRORS:
+        return TLS
+    if code in _DNS_ERRORS:
+        return DNS
+    return CONNECT
+
+
 def describe_error(exc: pycurl.error) -> str:
     """A short reason: the kind of failure and curl's message, never request headers."""
     code = exc.args[0] if exc.args else None
@@ -179,6 +263,8 @@ def describe_error(exc: pycurl.error) -> str:
         kind = "timeout"
     elif code in _TLS_ERRORS:
         kind = "tls error"
+    elif code in _DNS_ERRORS:
+        kind = "dns error"
     elif code in _CONNECTION_ERRORS:
         kind = "connection error"
     else:

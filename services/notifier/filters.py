@@ -1,35 +1,14 @@
-"""An endpoint's filters: which events it does not want.
-
-Each list is enough on its own to drop an event (the reference before 3.1 ignored
-``ignore.actions`` when no media types were set; we do not).
-"""
+"""An endpoint's filter stage: passes on only the events it wants
+(:func:`shared.endpoint_filters.ignore_reason` is the rule)."""
 
 from __future__ import annotations
-
-from fnmatch import fnmatchcase
-from typing import Any
 
 from services.notifier.metrics import FILTERED
 from services.notifier.outcomes import Delivery, Filtered, Outcome, Sink
 from shared.config import EndpointConfig
+from shared.endpoint_filters import ignore_reason
 
-
-def ignore_reason(endpoint: EndpointConfig, event: dict[str, Any]) -> str | None:
-    """Why ``endpoint`` does not want ``event``, or None if it does."""
-    target = event.get("target") or {}
-    repository = target.get("repository") or ""
-    if event.get("action") in endpoint.ignored_actions:
-        return "action"
-    if target.get("mediaType") in endpoint.ignored_mediatypes:
-        return "mediatype"
-    # Patterns match the whole name: library/* takes library/a but not libraryx/a.
-    if endpoint.repositories and not any(fnmatchcase(repository, p) for p in endpoint.repositories):
-        return "repository"
-    if any(fnmatchcase(repository, p) for p in endpoint.ignored_repositories):
-        return "repository"
-    if endpoint.ignore_headrequests and (event.get("request") or {}).get("method") == "HEAD":
-        return "headrequest"
-    return None
+__all__ = ["FilterSink", "ignore_reason"]
 
 
 class FilterSink:

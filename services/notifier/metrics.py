@@ -7,6 +7,9 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Defined beside the operator actions (shared), which set them too.
+from shared.operations.metrics import DEADLETTER_DEPTH, REPLAYED, RESENT  # noqa: F401
+
 SENT = Counter(
     "registry_notifications_sent_total", "Events delivered (2xx)", ["endpoint"]
 )
@@ -39,15 +42,6 @@ QUEUE_DEPTH = Gauge(
     "registry_notifications_queue_depth", "Messages waiting in the endpoint's queue",
     ["endpoint"], multiprocess_mode="max",
 )
-DEADLETTER_DEPTH = Gauge(
-    "registry_notifications_deadletter_depth", "Events parked in the endpoint's dead-letter queue",
-    ["endpoint"], multiprocess_mode="max",
-)
-REPLAYED = Counter(
-    "registry_notifications_replayed_total", "Dead-lettered events sent back for delivery",
-    ["endpoint"],
-)
-
 # The reference's names, so existing dashboards keep working.
 REF_EVENTS = Counter(
     "registry_notifications_events_total",
@@ -65,6 +59,12 @@ REF_STATUS = Counter(
     ["code", "endpoint"],
 )
 
+ENDPOINT_PAUSED = Gauge(
+    "registry_notifications_endpoint_paused",
+    "1 while the endpoint is paused: reason=operator (registry endpoints pause) or auto (every "
+    "delivery failing for its autopause time); its events wait in its queue",
+    ["endpoint", "reason"], multiprocess_mode="max",
+)
 
 def export_endpoints(names: Iterable[str]) -> None:
     """Export each endpoint's counters at 0 from the start. A series that first appears at 1 has

@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 
 from services.notifier.metrics import ATTEMPTS, DELIVERY_LATENCY, REF_EVENTS, REF_PENDING, SENT
-from services.notifier.outcomes import Delivered, Delivery, Dropped, Outcome, Sink
+from services.notifier.outcomes import Delivered, Delivery, Dropped, Held, Outcome, Sink
+from shared.events import event_time
 from shared.logfmt import kv
 
 log = logging.getLogger("notifier")
-
-
-def event_time(timestamp: str | None) -> float | None:
-    """Epoch seconds of an RFC 3339 timestamp with up to nanoseconds."""
-    if not timestamp:
-        return None
-    text = timestamp.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 class ReportSink:
@@ -58,6 +42,6 @@ class ReportSink:
                 target = delivery.event.get("target") or {}
                 log.info(kv("notification sent", endpoint=self.name,
                             repository=target.get("repository"), action=delivery.event.get("action")))
-        elif isinstance(outcome, Dropped):
-            self._pending.dec()
+        elif isinstance(outcome, Dropped) or (isinstance(outcome, Held) and delivery.attempts == 0):
+            self._pending.dec()  # (a held first attempt is counted again when taken again)
         return outcome

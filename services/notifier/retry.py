@@ -12,7 +12,15 @@ import random
 import time
 
 from services.notifier.metrics import ATTEMPTS, DROPPED, FAILED
-from services.notifier.outcomes import Delivery, Dropped, Failed, Outcome, RetryLater, Sink
+from services.notifier.outcomes import (
+    Delivery,
+    Dropped,
+    Failed,
+    Held,
+    Outcome,
+    RetryLater,
+    Sink,
+)
 from shared.config import EndpointConfig
 from shared.logfmt import kv
 
@@ -60,20 +68,26 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def after_failure(endpoint: EndpointConfig, delivery: Delivery, failed: Failed) -> RetryLater | Dropped:
+def after_failure(endpoint: EndpointConfig, delivery: Delivery,
+                  failed: Failed) -> RetryLater | Dropped | Held:
     """What a failed attempt leads to: a later retry, or dropping the event after ``threshold``
-    attempts (at once on 410 Gone). Counted and logged here, whatever made the attempt fail."""
+    attempts (at once on 410 Gone); for the probe of an auto-paused endpoint, back to the queue
+    with no attempt used up (it waits for the endpoint, not for its retries). Counted and
+    logged here, whatever made the attempt fail."""
     name = endpoint.name
     attempt = delivery.attempts + 1
     FAILED.labels(endpoint=name).inc()
-    log.warning(kv("notification failed", endpoint=name, error=failed.error, attempt=attempt))
+    log.warning(kv("notification failed", endpoint=name, error=failed.error, attempt=attempt,
+                   probe="true" if delivery.probe else None))
+    if delivery.probe and not failed.gone:
+        return Held(attempts=delivery.attempts, error=failed.error, failed=failed)
     if failed.gone or attempt >= endpoint.threshold:
         DROPPED.labels(endpoint=name).inc()
         ATTEMPTS.labels(endpoint=name).observe(attempt)
         log.error(kv("notification dropped", endpoint=name, attempts=attempt))
-        return Dropped(attempts=attempt, error=failed.error)
+        return Dropped(attempts=attempt, error=failed.error, failed=failed)
     delay = backoff_delay(endpoint, attempt, failed.retry_after)
-    return RetryLater(delay=delay, attempts=attempt, error=failed.error)
+    return RetryLater(delay=delay, attempts=attempt, error=failed.error, failed=failed)
 
 
 class RetrySink:

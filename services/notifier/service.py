@@ -26,6 +26,8 @@ from kombu import Connection
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
 from services.notifier.debugserver import start_debug_server
 from services.notifier.metrics import export_endpoints
+from services.notifier.pausing import EndpointGate, PauseWatcher
+from services.notifier.recording import DeliveryRecorder
 from shared.broker import (
     QueueConflict,
     connected,
@@ -37,6 +39,8 @@ from shared.broker import (
 from shared.broker.embedded import recover_claimed
 from shared.broker.redis_transport import client_for, recover_claims, warn_if_not_persistent
 from shared.config import Config
+from shared.history import HistoryStore, HistoryUnavailable, HistoryWriter, open_store
+from shared.history.writer import notifier_id
 from shared.logfmt import kv
 
 log = logging.getLogger("notifier")
@@ -118,6 +122,30 @@ class RemovedEndpoints:
             self.failed = True
 
 
+def _history(config: Config, stop: threading.Event) -> tuple[
+        HistoryStore | None, HistoryWriter | None, PauseWatcher | None]:
+    """The delivery history's writer and the pause watcher, both on the configured store. The
+    database is not needed to start: both retry in the background while it is unreachable."""
+    if config.history.disabled:
+        log.info(kv("delivery history disabled: no history, no endpoint pauses"))
+        return None, None, None
+    store = open_store(config)
+    try:
+        # Before the consumers start: migrating (Alembic) holds the interpreter for a moment.
+        store.ready()
+    except HistoryUnavailable as exc:
+        log.warning(kv("delivery history unavailable, deliveries go on", error=str(exc)[:300]))
+    endpoints = [e for e in config.notifications.endpoints if not e.disabled]
+    me = notifier_id()
+    writer = HistoryWriter(store, endpoints, config.history.retention, notifier=me,
+                           log_config=config.log).start()
+    watcher = PauseWatcher(store, endpoints, me, stop)
+    watcher.prime()
+    watcher.start()
+    log.info(kv("delivery history", store=store.safe_url))
+    return store, writer, watcher
+
+
 def run(config: Config, serve_debug: bool) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     stop = threading.Event()
@@ -169,9 +197,12 @@ def run(config: Config, serve_debug: bool) -> int:
     claims = client_for(config.notifications.broker)  # None unless the broker is Redis
     if claims is not None and prepared:  # the broker answered: its settings can be read
         warn_if_not_persistent(claims, log)
+    store, writer, watcher = _history(config, stop) if prepared else (None, None, None)
+    recorder = DeliveryRecorder(writer)
     if prepared:
         for endpoint in endpoints:
-            consumer = EndpointConsumer(config, endpoint, stop)
+            consumer = EndpointConsumer(config, endpoint, stop, recorder=recorder,
+                                        gate=EndpointGate(endpoint, watcher))
             consumer.start()
             consumers.append(consumer)
     embedded = embedded_directory(config)
@@ -196,6 +227,10 @@ def run(config: Config, serve_debug: bool) -> int:
                 log.debug(kv("claim recovery skipped", error=exc))
     for consumer in consumers:
         consumer.join(SHUTDOWN_GRACE + 2)
+    if writer is not None:
+        writer.close()
+    if store is not None:
+        store.close()
     if server is not None:
         server.shutdown()
     if any(c.conflict is not None for c in consumers):

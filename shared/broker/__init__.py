@@ -54,7 +54,10 @@ from shared.broker.names import (
     HEADER_DELIVERY_COUNT,
     HEADER_DUE,
     HEADER_ERROR,
+    HEADER_ERROR_CLASS,
     HEADER_ROUTING_KEY,
+    HEADER_STATUS,
+    HEADER_TARGETED,
     QUEUE_PREFIX,
     dead_queue_name,
     delay_ms,
@@ -66,9 +69,10 @@ from shared.broker.topology import Topology, enabled_endpoints, queue_depth, top
 
 __all__ = [
     "CONSUME_HEARTBEAT", "HEADER_ATTEMPTS", "HEADER_DELIVERY_COUNT", "HEADER_DUE", "HEADER_ERROR",
-    "HEADER_ROUTING_KEY", "MAX_RETRY_STEPS", "PUBLISH_CONNECT_TIMEOUT", "PUBLISH_IO_TIMEOUT",
-    "QUEUE_PREFIX", "QueueConflict", "Topology", "connect", "connected", "dead_queue_name",
-    "delay_ms", "embedded_directory", "enabled_endpoints", "endpoint_queue_name",
-    "ignored_queue_type", "is_amqp", "node_connection", "queue_depth", "republish_afresh",
-    "retry_queue_name", "retry_steps", "step_for", "topology_for",
+    "HEADER_ERROR_CLASS", "HEADER_ROUTING_KEY", "HEADER_STATUS", "HEADER_TARGETED",
+    "MAX_RETRY_STEPS", "PUBLISH_CONNECT_TIMEOUT", "PUBLISH_IO_TIMEOUT", "QUEUE_PREFIX",
+    "QueueConflict", "Topology", "connect", "connected", "dead_queue_name", "delay_ms",
+    "embedded_directory", "enabled_endpoints", "endpoint_queue_name", "ignored_queue_type",
+    "is_amqp", "node_connection", "queue_depth", "republish_afresh", "retry_queue_name",
+    "retry_steps", "step_for", "topology_for",
 ]

@@ -9,8 +9,8 @@ Environment variables override keys the reference's way: ``REGISTRY_HTTP_ADDR`` 
 One module per section, each holding its dataclasses and the function that reads them
 (:mod:`~shared.config.storage`, :mod:`~shared.config.http`, :mod:`~shared.config.auth`,
 :mod:`~shared.config.log`, :mod:`~shared.config.redis_settings`,
-:mod:`~shared.config.notifications`, :mod:`~shared.config.console`,
-:mod:`~shared.config.validation`);
+:mod:`~shared.config.notifications`, :mod:`~shared.config.history`,
+:mod:`~shared.config.console`, :mod:`~shared.config.validation`);
 :mod:`~shared.config.loader` puts the file together.
 The names below are re-exported for the services.
 """
@@ -18,6 +18,7 @@ The names below are re-exported for the services.
 from shared.config.auth import AuthConfig, HtpasswdConfig, TokenAuthConfig
 from shared.config.console import ConsoleConfig
 from shared.config.errors import ConfigError
+from shared.config.history import HistoryConfig
 from shared.config.http import HttpConfig, HttpTimeoutConfig
 from shared.config.loader import Config, load_config, parse_config
 from shared.config.log import LogConfig
@@ -37,9 +38,9 @@ from shared.config.validation import ValidationConfig
 
 __all__ = [
     "EVENT_ACTIONS", "EVENT_FORMATS", "QUEUE_TYPES", "AuthConfig", "BrokerConfig", "CacheConfig",
-    "Config", "ConfigError", "ConsoleConfig", "EndpointConfig", "EndpointTLSConfig", "HtpasswdConfig",
-    "HttpConfig", "HttpTimeoutConfig", "LogConfig", "NotificationsConfig", "RedisConfig", "S3Config",
-    "StorageConfig", "TokenAuthConfig", "UploadPurgingConfig", "ValidationConfig",
-    "expand_secret", "load_config",
+    "Config", "ConfigError", "ConsoleConfig", "EndpointConfig", "EndpointTLSConfig",
+    "HistoryConfig", "HtpasswdConfig", "HttpConfig", "HttpTimeoutConfig", "LogConfig",
+    "NotificationsConfig", "RedisConfig", "S3Config", "StorageConfig", "TokenAuthConfig",
+    "UploadPurgingConfig", "ValidationConfig", "expand_secret", "load_config",
     "parse_config",
 ]

@@ -14,6 +14,7 @@ from shared.config.auth import AuthConfig, parse_auth
 from shared.config.console import ConsoleConfig, parse_console
 from shared.config.environment import apply_env_overrides
 from shared.config.errors import ConfigError
+from shared.config.history import HistoryConfig, parse_history
 from shared.config.http import HttpConfig, parse_http
 from shared.config.log import LogConfig, parse_log
 from shared.config.notifications import NotificationsConfig, parse_notifications
@@ -34,6 +35,7 @@ class Config:
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)  # notifications.history
     ignored_keys: tuple[str, ...] = ()
     source: str | None = None
 
@@ -51,6 +53,11 @@ class Config:
     def spool_directory(self) -> Path:
         b = self.notifications.broker
         return Path(b.spooldirectory) if b.spooldirectory else self.state_directory() / "spool"
+
+    def history_url(self) -> str:
+        """The delivery history's database: ``notifications.history.url``, or an SQLite file in
+        the state directory."""
+        return self.history.url or f"sqlite:///{self.state_directory() / 'history.db'}"
 
 
 
@@ -107,6 +114,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         notifications=parse_notifications(root.section("notifications")),
         console=parse_console(root.section("console")),
         validation=parse_validation(root.section("validation")),
+        history=parse_history(root.section("notifications")),
         source=source,
     )
     if config.storage.cache.blobdescriptor == "redis" and not (config.redis and config.redis.addrs):

@@ -52,6 +52,8 @@ class EndpointConfig:
     signing_secrets: tuple[str, ...] = ()
     tls: EndpointTLSConfig = field(default_factory=EndpointTLSConfig)
     concurrency: int = 8
+    # Every delivery failing for this long pauses the endpoint (probed once a minute); 0: never.
+    autopause: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -222,4 +224,5 @@ def _endpoint(e: Section) -> EndpointConfig:
             insecureskipverify=tls.bool("insecureskipverify"),
         ),
         concurrency=e.int("concurrency", 8, minimum=1) or 8,
+        autopause=e.duration("autopause", 1800.0) or 0.0,
     )

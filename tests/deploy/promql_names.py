@@ -21,7 +21,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
 RULES = REPO / "alerts" / "registry-rules.yml"
-METRIC_MODULES = ("services.registry.metrics", "services.notifier.metrics")
+METRIC_MODULES = ("services.registry.metrics", "services.notifier.metrics",
+                  "shared.history.metrics", "shared.operations.metrics")
 # Series Prometheus itself makes; not defined by our code.
 STANDARD_NAMES = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS"})
 

@@ -19,6 +19,7 @@ KUBERNETES_VERSIONS = ("1.25.0", "latest")
 # Secrets the production values name but leave to the user to create.
 USER_SECRETS = {
     "registry-broker": {"url": "amqp://registry:broker-pw@rabbitmq.messaging.svc:5672/registry"},
+    "registry-history": {"url": "postgresql://registry:history-pw@postgres.databases.svc:5432/registry"},
     "registry-redis": {"redis-password": "redis-pw"},
     "registry-http": {"http-secret": "0123456789abcdef"},
     "registry-htpasswd": {"htpasswd": "admin:$2y$05$abcdefghijklmnopqrstuv"},
@@ -31,6 +32,8 @@ USER_SECRETS = {
 INLINE = {
     "broker": {"url": "amqp://u:inline-broker-pw@mq.example:5672/"},
     "rabbitmq": {"enabled": False},
+    "history": {"url": "postgresql://u:inline-history-pw@db.example:5432/registry"},
+    "postgresql": {"enabled": False},
     "redis": {"addr": "redis.example:6379", "password": "inline-redis-pw"},
     "httpSecret": {"value": "inline-http-secret"},
     "auth": {"htpasswd": {"enabled": True, "contents": "bob:$2y$05$inlinehash"}},
@@ -275,6 +278,10 @@ def test_production_secrets_reach_both_containers_from_the_users_secrets(chart, 
         assert ci.signing_secrets == ("whsec_Y2ktc2lnbmluZy1rZXktZm9yLWNoYXJ0LXRlc3Rz",)
         assert ci.ignored_actions == ("pull",) and ci.threshold == 10
         assert config.notifications.broker.url == USER_SECRETS["registry-broker"]["url"]
+    # The notifiers write the delivery history to the user's database.
+    config, _ = check_pod_config(objects, "registry-notifier", secrets, tmp_path / "history")
+    assert config.history.url == USER_SECRETS["registry-history"]["url"]
+    assert config.history.retention == 168 * 3600 and not config.history.disabled
     # The registry alone needs the HTTP secret, Redis password and htpasswd file.
     config, root = check_pod_config(objects, "registry", secrets, tmp_path / "again")
     assert config.http.secret == "0123456789abcdef"
@@ -288,8 +295,9 @@ def test_production_secrets_reach_both_containers_from_the_users_secrets(chart, 
 def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_path):
     objects = c.render(chart, INLINE)
     configmap = c.one(objects, "ConfigMap", "registry-config")["data"]["config.yml"]
-    for secret in ("inline-broker-pw", "inline-redis-pw", "inline-http-secret", "inlinehash",
-                   "inline-token", "whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM=", "key-from-user-secret"):
+    for secret in ("inline-broker-pw", "inline-history-pw", "inline-redis-pw", "inline-http-secret",
+                   "inlinehash", "inline-token", "whsec_aW5saW5lLXNpZ25pbmcta2V5LWZvci1jaGFydHM=",
+                   "key-from-user-secret"):
         assert secret not in configmap
     secrets = c.secret_data(objects, INLINE_USER_SECRETS)
     for name in ("registry", "registry-notifier"):
@@ -305,6 +313,8 @@ def test_inline_secrets_are_kept_in_secrets_never_in_the_configmap(chart, tmp_pa
         assert config.notifications.broker.url == "amqp://u:inline-broker-pw@mq.example:5672/"
     config, _ = check_pod_config(objects, "registry", secrets, tmp_path / "again")
     assert config.http.secret == "inline-http-secret" and config.redis.password == "inline-redis-pw"
+    config, _ = check_pod_config(objects, "registry-notifier", secrets, tmp_path / "history")
+    assert config.history.url == INLINE["history"]["url"]
 
 
 def test_the_console_reads_the_config_with_the_registrys_secret_and_service(chart, tmp_path):
@@ -345,6 +355,35 @@ def test_default_install_reaches_its_own_rabbitmq(chart, tmp_path):
     assert password_ref == {"name": "registry-rabbitmq", "key": "password"}
     config, _ = check_pod_config(objects, "registry", secrets, tmp_path / "r")
     assert config.ignored_keys == () and config.storage.cache.blobdescriptor == "inmemory"
+
+
+def test_default_install_keeps_the_history_in_its_own_postgresql(chart, tmp_path):
+    objects = c.render(chart, {})
+    secrets = c.secret_data(objects, {})
+    config, _ = check_pod_config(objects, "registry-notifier", secrets, tmp_path)
+    password = secrets["registry-postgresql"]["password"]
+    assert len(password) >= 24  # generated
+    assert config.history.url == \
+        f"postgresql://registry:{password}@registry-postgresql:5432/registry"
+    database = c.one(objects, "StatefulSet", "registry-postgresql")
+    env = {e["name"]: e for e in database["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "registry-postgresql", "key": "password"}
+    assert env["POSTGRES_DB"]["value"] == "registry"
+    service = c.one(objects, "Service", "registry-postgresql")
+    assert service["spec"]["ports"][0]["port"] == 5432
+
+
+def test_history_off_renders_no_database_and_says_so_in_the_config(chart, tmp_path):
+    objects = c.render(chart, {"history": {"enabled": False}})
+    assert not c.find(objects, "StatefulSet", "registry-postgresql")
+    config, _ = check_pod_config(objects, "registry-notifier", c.secret_data(objects, {}), tmp_path)
+    assert config.history.disabled
+
+
+def test_no_history_database_is_refused_with_a_clear_message(chart):
+    with pytest.raises(c.helm().HelmRenderError, match="the delivery history needs a database"):
+        c.render(chart, {"postgresql": {"enabled": False}})
 
 
 def test_s3_credentials_come_from_the_users_secret(chart, tmp_path):

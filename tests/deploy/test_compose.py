@@ -65,8 +65,12 @@ def test_the_services_asked_for(compose):
     services = compose["services"]
     assert set(services) >= {
         "registry", "notifier", "console", "rabbitmq", "redis", "prometheus", "grafana",
-        "webhook-receiver"
+        "webhook-receiver", "postgres",
     }
+    # The notifiers share the delivery history in PostgreSQL, its URL a secret.
+    assert services["notifier"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    for name in ("registry", "notifier"):  # both load the whole config
+        assert "history_url" in services[name]["secrets"]
     assert services["notifier"]["deploy"]["replicas"] == 2
     assert services["registry"]["command"] == ["serve", "/etc/registry/config.yml"]
     assert services["notifier"]["command"] == ["notifier", "/etc/registry/config.yml"]
@@ -134,9 +138,13 @@ def test_the_registry_config_compose_mounts_is_valid(compose, tmp_path):
     secret = REPO / compose["secrets"]["webhook_token"]["file"]
     text = (REPO / "deploy/compose/registry.yml").read_text()
     assert "/run/secrets/webhook_token" in text and "Bearer" not in text  # not inlined
+    history_url = REPO / compose["secrets"]["history_url"]["file"]
+    assert "postgresql://" not in text  # the history's URL (and password) is a secret too
     path = tmp_path / "config.yml"
-    path.write_text(text.replace("/run/secrets/webhook_token", str(secret)))
+    path.write_text(text.replace("/run/secrets/webhook_token", str(secret))
+                    .replace("/run/secrets/history_url", str(history_url)))
     config = load_config(path, environ={})
+    assert config.history.url == "postgresql://registry:registry@postgres:5432/registry"
     assert config.ignored_keys == ()
     assert config.notifications.broker.url.startswith("amqp://")
     assert config.storage.cache.blobdescriptor == "redis" and config.redis.addrs == ("redis:6379",)

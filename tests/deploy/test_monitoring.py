@@ -16,7 +16,7 @@ ALERTS = REPO / "alerts"
 def test_rules_pass_promtool_check():
     result = run([tool("promtool", "prometheus"), "check", "rules", str(ALERTS / "registry-rules.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 9 rules found" in result.stdout
 
 
 def test_rules_unit_tests_pass():
@@ -101,7 +101,7 @@ def test_dashboards_have_the_panels_and_variables_asked_for():
     assert {"datasource", "endpoint"} <= variables
     exprs = " ".join(e for _, e in promql_names.dashboard_queries(notif))
     for name in ("sent_total", "failed_total", "dropped_total", "delivery_latency",
-                 "queue_depth", "attempts"):
+                 "queue_depth", "attempts", "endpoint_paused", "history_dropped_total"):
         assert f"registry_notifications_{name}" in exprs
     registry = json.loads((REPO / "dashboards" / "registry.json").read_text())
     exprs = " ".join(e for _, e in promql_names.dashboard_queries(registry))

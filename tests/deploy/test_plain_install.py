@@ -122,9 +122,11 @@ def test_a_plain_install_serves_a_push_and_its_notifier_delivers_the_webhook(
         receiver.close()
 
 
-def test_the_console_package_data_is_installed(plain_venv):
-    """Templates and static files are package data, not modules: without them in the wheel,
-    `registry console` would import fine and serve nothing."""
+def test_the_package_data_is_installed(plain_venv):
+    """Files that are not modules: without them in the wheel, `registry console` would import
+    fine and serve nothing, and the history's migrations could not run."""
     (site,) = (plain_venv / "lib").glob("python3*/site-packages")
-    for name in ("templates/base.html", "static/console.js"):
-        assert (site / "services" / "console" / name).is_file(), name
+    for name in ("services/console/templates/base.html", "services/console/static/console.js",
+                 "shared/history/migrations/env.py", "shared/history/migrations/script.py.mako",
+                 "shared/history/migrations/versions/0001_history.py"):
+        assert (site / name).is_file(), name

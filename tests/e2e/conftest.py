@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -103,31 +102,6 @@ def module_registry(request, tmp_path_factory):
     proc.stop()
     if request.session.testsfailed:
         print(f"\n===== {proc.kind} registry log ({proc.log_path}) =====\n{proc.log_text()}")
-
-
-@pytest.fixture
-def skopeo(tmp_path):
-    """Run skopeo with an isolated HOME (own blob-info cache) and no TLS; returns stdout."""
-    return skopeo_runner(tmp_path / "home")
-
-
-def skopeo_runner(home: Path):
-    """``run(*args, check=True)``: skopeo with ``home`` as its HOME (for module fixtures)."""
-    exe = require_tool("skopeo")
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"),
-           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_RUNTIME_DIR": str(home / "run")}
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [exe, "--insecure-policy", *args]
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}"
-            )
-        return result
-
-    return run
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ import bcrypt
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, skopeo_runner
 from tests.e2e.browser import chromium, screenshot_dir
-from tests.e2e.conftest import skopeo_runner
 from tests.e2e.oci import OCI_MANIFEST, sha256, write_image, write_index
 from tests.e2e.procs import RegistryProcess
 from tests.integration.notifications.support import Receiver, endpoint, wait_until

@@ -77,6 +77,43 @@ url
 {{- end }}
 {{- end }}
 
+{{/* The history database URL's Secret and key: yours, the chart's, or the in-release
+PostgreSQL's. Empty when the history is off. */}}
+{{- define "registry.historySecret" -}}
+{{- if .Values.history.enabled -}}
+{{- if .Values.history.existingSecret -}}
+{{ .Values.history.existingSecret }}
+{{- else if .Values.history.url -}}
+{{ include "registry.fullname" . }}
+{{- else if .Values.postgresql.enabled -}}
+{{ include "registry.fullname" . }}-postgresql
+{{- else -}}
+{{ fail "the delivery history needs a database: set history.existingSecret, history.url, or postgresql.enabled=true (or history.enabled=false: no history, no endpoint pauses)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "registry.historySecretKey" -}}
+{{- if .Values.history.existingSecret -}}
+{{ .Values.history.existingSecretKey }}
+{{- else if .Values.history.url -}}
+history-url
+{{- else -}}
+url
+{{- end }}
+{{- end }}
+
+{{/* Environment of the processes that use the history: its URL, from a Secret. */}}
+{{- define "registry.historyEnv" -}}
+{{- with include "registry.historySecret" . }}
+- name: REGISTRY_NOTIFICATIONS_HISTORY_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ include "registry.historySecretKey" $ }}
+{{- end }}
+{{- end }}
+
 {{/* How many registry pods may run at once: decides the volume's access mode. */}}
 {{- define "registry.maxReplicas" -}}
 {{- if .Values.registry.autoscaling.enabled -}}
@@ -109,7 +146,7 @@ url
 
 {{/* The chart-managed Secret: does it hold anything? */}}
 {{- define "registry.hasChartSecret" -}}
-{{- if or (not .Values.httpSecret.existingSecret) .Values.broker.url .Values.redis.password .Values.auth.htpasswd.contents (and .Values.auth.token.enabled .Values.auth.token.contents) .Values.storage.s3.accessKey -}}
+{{- if or (not .Values.httpSecret.existingSecret) .Values.broker.url .Values.history.url .Values.redis.password .Values.auth.htpasswd.contents (and .Values.auth.token.enabled .Values.auth.token.contents) .Values.storage.s3.accessKey -}}
 true
 {{- end }}
 {{- end }}

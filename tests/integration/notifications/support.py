@@ -75,12 +75,13 @@ class Recorded:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
 
-Responder = Callable[[Recorded, int], tuple[int, dict[str, str]]]
+Responder = Callable[[Recorded, int], tuple]
 
 
 class Receiver:
     """A threaded HTTP server that records every request. ``respond(request, n)`` (n counts
-    from 1) gives the status and headers; ``delay`` seconds pass before each answer."""
+    from 1) gives the status and headers, and optionally a body (bytes); ``delay`` seconds pass
+    before each answer."""
 
     def __init__(self, respond: Responder | None = None, delay: float = 0.0,
                  ssl_context: Any = None):
@@ -105,12 +106,14 @@ class Receiver:
                     n = len(receiver.requests)
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                status, headers = receiver.respond(record, n)
+                status, headers, *rest = receiver.respond(record, n)
+                body = rest[0] if rest else b""
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 return
@@ -169,6 +172,7 @@ class Deployment:
     exchange: str = field(default_factory=lambda: f"test.{uuid.uuid4().hex[:10]}")
     debug_port: int = field(default_factory=free_port)
     extra: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] | None = None  # notifications.history
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -191,6 +195,8 @@ class Deployment:
                                "prometheus": {"enabled": True}}},
             "notifications": {"broker": broker, "endpoints": self.endpoints},
         }
+        if self.history is not None:
+            doc["notifications"]["history"] = self.history
         for key, value in self.extra.items():
             doc[key] = value
         self.config_path.write_text(yaml.safe_dump(doc))

@@ -194,14 +194,12 @@ def test_dead_letters_that_are_not_events_stay_parked_and_do_not_stop_list_or_re
 @pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
 def test_dead_letters_are_listed_and_replayed_in_batches_in_order(
         broker, rabbitmq_url, redis_url, receivers, deployments, uid, monkeypatch):
-    import io
-
     from kombu import Connection, Producer
 
-    from services.notifier import deadletter
     from shared.broker import connect, topology_for
+    from shared.operations import deadletters
 
-    monkeypatch.setattr(deadletter, "BATCH", 2)  # five dead letters: three batches
+    monkeypatch.setattr(deadletters, "BATCH", 2)  # five dead letters: three batches
     hook = receivers()
     name = f"batches-{uid}"
     d = deployments(rabbitmq_url if broker == "rabbitmq" else redis_url,
@@ -218,15 +216,13 @@ def test_dead_letters_are_listed_and_replayed_in_batches_in_order(
                              headers={"x-routing-key": "manifest.push", "x-attempts": 3},
                              delivery_mode=2, retry=False)
     for _ in range(2):  # listing leaves them parked, in their order
-        out = io.StringIO()
-        assert deadletter.list_events(config, name, out=out) == 0
-        assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == \
-            [e.id for e in events]
-    out = io.StringIO()
-    assert deadletter.replay(config, name, out=out) == 0
-    assert f"replayed endpoint={name} count=5" in out.getvalue()
-    out = io.StringIO()
-    assert deadletter.list_events(config, name, out=out) == 0 and out.getvalue() == ""
+        (tally,) = deadletters.list_dead_letters(config, name)
+        assert [letter.event_id for letter in tally.letters] == [e.id for e in events]
+        assert all(letter.attempts == 3 for letter in tally.letters)
+    (tally,) = deadletters.replay_dead_letters(config, name)
+    assert tally.acted == 5
+    (tally,) = deadletters.list_dead_letters(config, name)
+    assert tally.letters == [] and tally.events == 0
     # No notifier ran: the replayed events wait in the endpoint's queue, in order.
     with connect(config, purpose="consume") as connection:
         queue = topology.endpoint_queue(name)(connection.channel())
