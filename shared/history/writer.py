@@ -23,8 +23,9 @@ import logging
 import multiprocessing
 import os
 import pickle
-import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -105,20 +106,24 @@ class HistoryWriter:
         if self._feeder is not None:
             self._feeder.join(timeout)
         if self._process is not None:
-            self._process.join(timeout)
-            if self._process.is_alive():
-                self._process.kill()  # it ignores SIGTERM (see writer_process)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
     def _spawn(self) -> None:
-        # spawn, not fork: the notifier has threads (and their locks) by now.
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe(duplex=True)
-        self._process = context.Process(
-            target=writer_process, name="history-writer", daemon=True,
-            args=(theirs, self.store.url, self.endpoints, self.retention, self.notifier,
-                  self.log_config))
-        self._process.start()
+        # A new interpreter, not a fork (the notifier has threads, and their locks, by now), in
+        # a session of its own: a Ctrl-C or SIGTERM to the notifier's process group does not
+        # reach it, even while it starts, so a stopping notifier still hands over what it holds;
+        # it ends when the notifier says so, or is gone (end of the pipe).
+        ours, theirs = multiprocessing.Pipe(duplex=True)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "shared.history.writer", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
+        ours.send_bytes(pickle.dumps((self.store.url, self.endpoints, self.retention,
+                                      self.notifier, self.log_config)))
         self._connection = ours
         self._in_flight = 0
 
@@ -169,10 +174,6 @@ class _KnownEvents(OrderedDict):
 def writer_process(connection: Connection, url: str, endpoints: list[EndpointConfig],
                    retention: float, notifier: str, log_config: LogConfig) -> None:
     """The writer process: records in from the notifier, batches out to the database."""
-    # A stopping notifier (SIGTERM to its process group) still hands over what it holds: this
-    # process ends when the notifier says so, or is gone.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(log_config)
     BatchWriter(HistoryStore(url), connection, endpoints, retention, notifier).run()
 
@@ -262,3 +263,8 @@ class BatchWriter:
             removed = prune(self.store, self.retention)
             if any(removed.values()):
                 log.info(kv("delivery history pruned", **removed))
+
+
+if __name__ == "__main__":  # started by HistoryWriter._spawn: the pipe's descriptor, then settings
+    pipe = Connection(int(sys.argv[1]))
+    writer_process(pipe, *pickle.loads(pipe.recv_bytes()))

@@ -133,17 +133,23 @@ def test_grafana_gets_both_dashboards_and_the_datasource(compose):
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
 
 
+def mounted_config(compose: dict, tmp_path: Path) -> Path:
+    """The registry config compose mounts, with each secret's path where compose would put it
+    (/run/secrets/NAME) replaced by the file compose takes it from."""
+    text = (REPO / "deploy/compose/registry.yml").read_text()
+    for name, secret in compose["secrets"].items():
+        text = text.replace(f"/run/secrets/{name}", str(REPO / secret["file"]))
+    path = tmp_path / "config.yml"
+    path.write_text(text)
+    return path
+
+
 def test_the_registry_config_compose_mounts_is_valid(compose, tmp_path):
-    # Read it with the registry's own loader; the secret file is where compose would put it.
-    secret = REPO / compose["secrets"]["webhook_token"]["file"]
+    # Read it with the registry's own loader, the secrets where compose would put them.
     text = (REPO / "deploy/compose/registry.yml").read_text()
     assert "/run/secrets/webhook_token" in text and "Bearer" not in text  # not inlined
-    history_url = REPO / compose["secrets"]["history_url"]["file"]
     assert "postgresql://" not in text  # the history's URL (and password) is a secret too
-    path = tmp_path / "config.yml"
-    path.write_text(text.replace("/run/secrets/webhook_token", str(secret))
-                    .replace("/run/secrets/history_url", str(history_url)))
-    config = load_config(path, environ={})
+    config = load_config(mounted_config(compose, tmp_path), environ={})
     assert config.history.url == "postgresql://registry:registry@postgres:5432/registry"
     assert config.ignored_keys == ()
     assert config.notifications.broker.url.startswith("amqp://")
@@ -152,7 +158,8 @@ def test_the_registry_config_compose_mounts_is_valid(compose, tmp_path):
     assert config.console.addr == ":5002" and config.console.registry == "http://registry:5000"
     (endpoint,) = config.notifications.endpoints
     assert endpoint.url == "http://webhook-receiver:8080/events"
-    assert endpoint.headers["Authorization"] == (secret.read_text().strip(),)
+    token = (REPO / compose["secrets"]["webhook_token"]["file"]).read_text().strip()
+    assert endpoint.headers["Authorization"] == (token,)
     # The receiver checks the header against the same secret.
     receiver = compose["services"]["webhook-receiver"]
     assert receiver["environment"]["TOKEN_FILE"] == "/run/secrets/webhook_token"
@@ -232,10 +239,7 @@ def test_the_rabbitmq_cluster_example_works_once_uncommented(compose, tmp_path):
     assert [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] == []
     for service in ("registry", "notifier"):
         environment = uncommented["services"][service]["environment"]
-        secret = REPO / compose["secrets"]["webhook_token"]["file"]
-        path = tmp_path / "config.yml"
-        path.write_text((REPO / "deploy/compose/registry.yml").read_text()
-                        .replace("/run/secrets/webhook_token", str(secret)))
+        path = mounted_config(compose, tmp_path)
         broker = load_config(path, environ=environment).notifications.broker
         assert [n.split("@")[1] for n in broker.nodes] == [f"rabbit-{i}:5672/" for i in range(3)]
         assert broker.queuetype == "quorum"

@@ -31,7 +31,8 @@ from tests.integration.notifications.support import (
 pytestmark = pytest.mark.integration
 
 # Every module of both services, imported the way the console script would find them (from the
-# installed wheel, not this checkout): what fails names the module and the missing import.
+# installed wheel, not this checkout): what fails names the module and the missing import. The
+# history's migration scripts are run by Alembic, not imported (the serve test below runs them).
 IMPORT_EVERYTHING = """
 import importlib, json, pkgutil, sys
 import services, shared
@@ -39,6 +40,8 @@ failed = {}
 names = []
 for package in (services, shared):
     for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if module.name.startswith("shared.history.migrations."):
+            continue
         names.append(module.name)
         try:
             importlib.import_module(module.name)
