@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from services.console.history import History
@@ -81,7 +80,7 @@ class TagView:
     images: tuple[Image, ...]
     referrers: tuple[Referrer, ...]
     shared_with: tuple[str, ...]  # other tags naming the same digest
-    pushed: datetime | None  # from the delivery history, when there is one
+    pushed: str | None  # the latest push (RFC 3339 UTC), from the delivery history
     created: str | None  # the newest image config's "created"
 
     @property
@@ -221,11 +220,12 @@ def unique_size(digest: str, size: int, images: tuple[Image, ...]) -> int:
 
 
 def sort_tags(tags: list[TagView]) -> list[TagView]:
-    """Newest push first (from the history); then newest image (config ``created``); then by
-    name. Without a history every ``pushed`` is None and the image dates decide."""
+    """Newest push first (from the history: RFC 3339 UTC strings of one form, which sort as
+    times); then newest image (config ``created``); then by name. Without a history every
+    ``pushed`` is None and the image dates decide."""
     ordered = sorted(tags, key=lambda t: t.name)
     ordered.sort(key=lambda t: t.created or "", reverse=True)
-    ordered.sort(key=lambda t: t.pushed.timestamp() if t.pushed else float("-inf"), reverse=True)
+    ordered.sort(key=lambda t: t.pushed or "", reverse=True)
     return ordered
 
 
@@ -238,6 +238,7 @@ def describe_tags(calls: RegistryCalls, cache: ContentCache, history: History, r
                      strict=True))
     referrers = dict(zip(digests, pool().map(lambda d: _referrers(calls, repo, d), digests),
                          strict=True))
+    pushes = history.tag_pushes_or_none(repo) or {}
     by_digest: dict[str, list[str]] = defaultdict(list)
     for tag, ref in refs.items():
         by_digest[ref.digest].append(tag)
@@ -250,7 +251,7 @@ def describe_tags(calls: RegistryCalls, cache: ContentCache, history: History, r
             name=tag, digest=ref.digest, media_type=top.media_type,
             size=unique_size(top.digest, top.size, images), images=images, referrers=referrers[ref.digest],
             shared_with=tuple(t for t in sorted(by_digest[ref.digest]) if t != tag),
-            pushed=history.tag_pushed(repo, tag), created=created))
+            pushed=pushes.get(tag), created=created))
     return sort_tags(views)
 
 
