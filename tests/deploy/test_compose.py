@@ -69,8 +69,11 @@ def test_the_services_asked_for(compose):
     }
     # The notifiers share the delivery history in PostgreSQL, its URL a secret.
     assert services["notifier"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    for name in ("registry", "notifier"):  # both load the whole config
+    for name in ("registry", "notifier", "console"):  # each loads the whole config
         assert "history_url" in services[name]["secrets"]
+    # The console's delivery pages read that history and the broker, as the notifiers do.
+    for dependency in ("postgres", "rabbitmq"):
+        assert services["console"]["depends_on"][dependency] == {"condition": "service_healthy"}
     assert services["notifier"]["deploy"]["replicas"] == 2
     assert services["registry"]["command"] == ["serve", "/etc/registry/config.yml"]
     assert services["notifier"]["command"] == ["notifier", "/etc/registry/config.yml"]
@@ -230,12 +233,14 @@ def test_the_rabbitmq_cluster_example_works_once_uncommented(compose, tmp_path):
     uncommented = yaml.safe_load(text)
     errors = compose_spec_validator().iter_errors(uncommented)
     assert [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] == []
-    for service in ("registry", "notifier"):
+    for service in ("registry", "notifier", "console"):  # the console counts queues there too
         environment = uncommented["services"][service]["environment"]
         secret = REPO / compose["secrets"]["webhook_token"]["file"]
+        history_url = REPO / compose["secrets"]["history_url"]["file"]
         path = tmp_path / "config.yml"
         path.write_text((REPO / "deploy/compose/registry.yml").read_text()
-                        .replace("/run/secrets/webhook_token", str(secret)))
+                        .replace("/run/secrets/webhook_token", str(secret))
+                        .replace("/run/secrets/history_url", str(history_url)))
         broker = load_config(path, environ=environment).notifications.broker
         assert [n.split("@")[1] for n in broker.nodes] == [f"rabbit-{i}:5672/" for i in range(3)]
         assert broker.queuetype == "quorum"
