@@ -166,6 +166,16 @@ def test_sign_in_and_see_the_repository_its_layers_and_referrers(browser, stack)
 
         api = page.request.get("/api/repositories/demo/app").json()
         assert [t["name"] for t in api["tags"]] and api["tags"][0]["images"][0]["layers"]
+        # The list's size (from the manifests' descriptors alone) is every manifest and blob the
+        # tags reach, once: what the repository page found reading configs too (no index here).
+        blobs = {}
+        for tag in api["tags"]:
+            for image in tag["images"]:
+                blobs[image["digest"]] = image["size"]
+                blobs[image["config"]["digest"]] = image["config"]["size"]
+                blobs.update((layer["digest"], layer["size"]) for layer in image["layers"])
+        (item,) = page.request.get("/api/repositories", params={"q": "demo/app"}).json()["items"]
+        assert item["tags"] == 3 and item["size"] == sum(blobs.values())
     finally:
         context.close()
 

@@ -3,8 +3,9 @@ broker (what a replay or a purge acts on), filtered by endpoint, status, error c
 repository and time; and the counts shown before replaying or purging them.
 
 Reading a dead-letter queue takes each message and parks it again (what ``registry deadletter
-list`` does; see :mod:`shared.operations.deadletters`), so a page shows at most ``SHOWN`` per
-endpoint, and says when there are more.
+list`` does; see :mod:`shared.operations.deadletters`): its cost grows with the letters read, so a
+page reads and shows at most ``SHOWN`` per endpoint (oldest first; more when filters leave some
+out), and says how many are parked. Counting, replaying and purging "all matching" read them all.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from shared.operations.deadletters import (
     replay_dead_letters,
 )
 
-SHOWN = 100  # dead letters listed per endpoint
+SHOWN = 25  # dead letters listed per endpoint
 CLASSES = (*ERROR_CLASSES, INTERNAL)
 
 
@@ -65,15 +66,15 @@ class DeadLetterPage:
         return [letter for t in self.tallies for letter in t.letters]
 
     @property
-    def truncated(self) -> list[str]:
-        """Endpoints with more matching letters than shown."""
-        return [t.endpoint for t in self.tallies if t.acted >= SHOWN]
+    def truncated(self) -> list[Tally]:
+        """Endpoints whose letters were not all read (more may match than shown)."""
+        return [t for t in self.tallies if t.events + t.not_events < t.parked]
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query.params(),
                 "items": [letter.to_json() for letter in self.letters],
-                "truncated": self.truncated,
-                "endpoints": [{"endpoint": t.endpoint, "read": t.events,
+                "truncated": [t.endpoint for t in self.truncated],
+                "endpoints": [{"endpoint": t.endpoint, "parked": t.parked, "read": t.events,
                                "not_events": t.not_events, "shown": t.acted}
                               for t in self.tallies]}
 

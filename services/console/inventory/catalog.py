@@ -3,10 +3,10 @@ its tag count, size and last push.
 
 The registry's catalog can be large (10,000 repositories and more), so a request never asks it
 for everything nor fetches every repository's tags: browsing asks for one catalog page
-(``?n=&last=``), searching reads the names once per ``TimedCache.ttl`` (in pages of 1,000), and
-only the repositories shown get a summary (tags and size, cached as long). All of it is per user:
-the registry decides what each user may list. Last pushes come from the delivery history, one
-query per page.
+(``?n=&last=``), searching reads the names (in pages of 1,000), and only the repositories shown
+get a summary (tags and size). All three are kept (:class:`TimedCache`: 30 s, then refreshed in
+the background while served), per user: the registry decides what each user may list. Last
+pushes come from the delivery history, one query per page.
 """
 
 from __future__ import annotations
@@ -41,18 +41,15 @@ class RepositoryPage:
 
 def _summary(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache,
              name: str) -> RepositorySummary:
-    key = ("summary", calls.user, name)
-    found = summaries.get(key)
-    if found is not None:
-        return found
-    try:
-        tags = calls.tags(name)
-        size: int | None = repository_size(calls, cache, name, tags)
-    except RegistryError:
-        tags, size = [], None
-    found = RepositorySummary(name=name, tags=len(tags), size=size, last_push=None)
-    summaries.put(key, found)
-    return found
+    def load() -> RepositorySummary:
+        try:
+            tags = calls.tags(name)
+            size: int | None = repository_size(calls, cache, name, tags)
+        except RegistryError:
+            tags, size = [], None
+        return RepositorySummary(name=name, tags=len(tags), size=size, last_push=None)
+
+    return summaries.get(("summary", calls.user, name), load)
 
 
 def forget(summaries: TimedCache, repository: str) -> None:
@@ -61,22 +58,14 @@ def forget(summaries: TimedCache, repository: str) -> None:
 
 
 def _names(calls: RegistryCalls, summaries: TimedCache) -> list[str]:
-    key = ("names", calls.user)
-    names = summaries.get(key)
-    if names is None:
-        names = sorted(calls.repositories())  # sorted: a page starts after ``last`` by bisection
-        summaries.put(key, names)
-    return names
+    # Sorted: a page starts after ``last`` by bisection.
+    return summaries.get(("names", calls.user), lambda: sorted(calls.repositories()))
 
 
 def _browse(calls: RegistryCalls, summaries: TimedCache, last: str,
             per_page: int) -> tuple[list[str], str | None]:
-    key = ("page", calls.user, last, per_page)
-    page = summaries.get(key)
-    if page is None:
-        page = calls.catalog_page(per_page, last or None)
-        summaries.put(key, page)
-    return page
+    return summaries.get(("page", calls.user, last, per_page),
+                         lambda: calls.catalog_page(per_page, last or None))
 
 
 def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, history: History,

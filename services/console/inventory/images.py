@@ -255,20 +255,41 @@ def describe_tags(calls: RegistryCalls, cache: ContentCache, history: History, r
     return sort_tags(views)
 
 
+def _descriptor_sizes(doc: dict[str, Any]) -> dict[str, int]:
+    """The config's and layers' digests and sizes, as a manifest's descriptors give them."""
+    found = {}
+    for desc in [doc.get("config"), *(doc.get("layers") or [])]:
+        if isinstance(desc, dict) and desc.get("digest"):
+            found[desc["digest"]] = int(desc.get("size") or 0)
+    return found
+
+
 def repository_size(calls: RegistryCalls, cache: ContentCache, repo: str,
                     tags: list[str]) -> int:
-    """Every blob and manifest the repository's tags reach, each once (one call per tag, the
-    rest from the cache once read). Called from a pool task: it asks the registry in turn."""
+    """Every blob and manifest the repository's tags reach, each once: one manifest GET per tag
+    (by tag: it names its digest), children of an index from the cache once read; sizes from
+    the descriptors, so no config is read. Called from a pool task: it asks in turn."""
     blobs: dict[str, int] = {}
     for tag in tags:
-        ref = calls.manifest_ref(repo, tag)
-        top, images = _images(calls, cache, repo, ref.digest)
+        fetched = calls.manifest(repo, tag)
+        top = cache.get("manifest", repo, fetched.digest)
+        if top is None:
+            doc = json.loads(fetched.content)
+            top = _Stored(fetched.digest, fetched.media_type or doc.get("mediaType", ""),
+                          len(fetched.content), doc)
+            cache.put("manifest", repo, fetched.digest, top)
         blobs[top.digest] = top.size
-        for image in images:
-            blobs[image.digest] = image.size
-            if image.config:
-                blobs[image.config.digest] = image.config.size
-            blobs.update((layer.digest, layer.size) for layer in image.layers)
+        children = [top]
+        if top.media_type in INDEX_TYPES:
+            children = []
+            for entry in top.doc.get("manifests") or []:
+                try:
+                    children.append(_manifest(calls, cache, repo, entry.get("digest", "")))
+                except RegistryError:
+                    continue  # a platform this registry does not hold
+        for child in children:
+            blobs[child.digest] = child.size
+            blobs.update(_descriptor_sizes(child.doc))
     return sum(blobs.values())
 
 

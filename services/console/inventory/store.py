@@ -4,6 +4,7 @@ so an entry is only used after the user was allowed to list that repository's ta
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -11,8 +12,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from shared.logfmt import kv
+
+log = logging.getLogger("console.cache")
+
 # Calls to the registry made side by side while one page is built.
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="console-registry")
+# Refreshes of kept answers, off the requests' way.
+_refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-refresh")
 
 
 def pool() -> ThreadPoolExecutor:
@@ -42,29 +49,48 @@ class ContentCache:
 
 
 class TimedCache:
-    """Answers kept for ``ttl`` seconds (the catalog, its pages, repository summaries): what
-    changes behind the console's back (a push elsewhere) shows within ``ttl``."""
+    """Answers kept for ``ttl`` seconds (the catalog, its pages, repository summaries), then
+    served while one background load refreshes them, up to ``stale`` seconds old: a person
+    browsing never waits for the registry twice for the same thing, and what changes behind the
+    console's back (a push elsewhere) shows on the next look after ``ttl``."""
 
-    def __init__(self, ttl: float = 30.0, entries: int = 4096):
+    def __init__(self, ttl: float = 30.0, stale: float = 300.0, entries: int = 4096):
         self.ttl = ttl
+        self.stale = stale
         self._entries = entries
         self._data: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
+        self._loading: set[tuple] = set()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Any | None:
+    def get(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """The value for ``key``: kept, or kept and refreshed in the background, or loaded now."""
+        now = time.monotonic()
         with self._lock:
             found = self._data.get(key)
-            if found is None:
-                return None
-            if found[0] <= time.monotonic():
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return found[1]
+            if found is not None:
+                age = now - found[0]
+                if age < self.stale:
+                    self._data.move_to_end(key)
+                    if age >= self.ttl and key not in self._loading:
+                        self._loading.add(key)
+                        _refresher.submit(self._refresh, key, load)
+                    return found[1]
+        value = load()
+        self.put(key, value)
+        return value
+
+    def _refresh(self, key: tuple, load: Callable[[], Any]) -> None:
+        try:
+            self.put(key, load())
+        except Exception as exc:  # the kept answer stays until it is too old; the log says why
+            log.warning(kv("console cache refresh failed", key=key[0], error=type(exc).__name__))
+        finally:
+            with self._lock:
+                self._loading.discard(key)
 
     def put(self, key: tuple, value: Any) -> None:
         with self._lock:
-            self._data[key] = (time.monotonic() + self.ttl, value)
+            self._data[key] = (time.monotonic(), value)
             self._data.move_to_end(key)
             while len(self._data) > self._entries:
                 self._data.popitem(last=False)
