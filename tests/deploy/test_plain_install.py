@@ -40,6 +40,8 @@ names = []
 for package in (services, shared):
     for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         names.append(module.name)
+        if module.name == "shared.history.migrations.env":
+            continue  # Alembic's script: run by Alembic (it reads alembic.context), never imported
         try:
             importlib.import_module(module.name)
         except Exception as exc:
