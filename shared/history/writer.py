@@ -28,7 +28,8 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 
 from shared.config import EndpointConfig, LogConfig
@@ -117,7 +118,8 @@ class HistoryWriter:
             target=writer_process, name="history-writer", daemon=True,
             args=(theirs, self.store.url, self.endpoints, self.retention, self.notifier,
                   self.log_config))
-        self._process.start()
+        with _ignored_by_children():
+            self._process.start()
         theirs.close()
         self._connection = ours
         self._in_flight = 0
@@ -154,6 +156,27 @@ class HistoryWriter:
             if self.dropped:
                 log.info(kv("delivery history writing again", dropped=self.dropped))
                 self.dropped = 0
+
+
+@contextmanager
+def _ignored_by_children() -> Iterator[None]:
+    """A process started in here begins with SIGINT and SIGTERM ignored (a disposition survives
+    the exec of a spawn): a Ctrl-C or SIGTERM to the process group while it is still importing
+    would otherwise end it with a traceback before writer_process ignores them itself. This
+    process blocks them meanwhile, so one arriving then waits for its own handler, not lost.
+    Only the main thread may change handlers: a restart from the feeder thread goes without."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+    handlers = {s: signal.signal(s, signal.SIG_IGN) for s in stopping}
+    try:
+        yield
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 class _KnownEvents(OrderedDict):
