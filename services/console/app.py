@@ -10,14 +10,22 @@ from typing import Any
 import falcon
 
 from services.console.access.guard import Guard, is_api
+from services.console.access.login_csrf import LoginTokens
 from services.console.access.session import COOKIE, SessionCodec
+from services.console.api import history as history_api
 from services.console.api.encoding import send_json
 from services.console.api.repositories import RepositoriesApi, RepositoryApi, TagsApi
 from services.console.api.session import HealthApi, SessionApi
-from services.console.history import History, build_history
+from services.console.history import History, HistoryUnavailable, build_history
+from services.console.history.times import BadFilter
 from services.console.inventory import ContentCache
-from services.console.pages.history import HistoryPage
+from services.console.inventory.store import TimedCache
+from services.console.pages.deadletters import DeadLetterAction, DeadLettersPage
+from services.console.pages.deliveries import DeliveryPage, DeliveryResend
+from services.console.pages.endpoints import EndpointAction, EndpointPage, EndpointsPage
+from services.console.pages.events import EventsPage
 from services.console.pages.login import LoginPage, LogoutAction
+from services.console.pages.overview import OverviewPage
 from services.console.pages.repositories import RepositoriesPage, RepositoryPage, TagDeleteAction
 from services.console.registry import (
     RegistryClient,
@@ -29,6 +37,7 @@ from services.console.registry import (
 from services.console.views import Views, templates
 from shared.config import Config, ConfigError
 from shared.logfmt import kv
+from shared.operations.errors import OperationError
 
 log = logging.getLogger("console.http")
 
@@ -72,17 +81,19 @@ class RequestLog:
                 continue
             resp.set_header(name, value)
         session = getattr(req.context, "session", None)
+        duration_ms = round((time.monotonic() - req.context.started) * 1000, 1)
+        # The time spent here, for browsers' developer tools and the benchmark.
+        resp.set_header("Server-Timing", f"app;dur={duration_ms}")
         log.info(kv("console request", method=req.method, path=req.path, status=resp.status_code,
-                    duration_ms=round((time.monotonic() - req.context.started) * 1000, 1),
-                    user=session.user if session else None))
+                    duration_ms=duration_ms, user=session.user if session else None))
 
 
 def _error(req: falcon.Request, resp: falcon.Response, views: Views, status: str, code: str,
-           message: str) -> None:
+           message: str, template: str = "error.html") -> None:
     if is_api(req):
         send_json(resp, {"errors": [{"code": code, "message": message}]}, status)
     else:
-        views.render(req, resp, "error.html", status=status, code=code, message=message)
+        views.render(req, resp, template, status=status, code=code, message=message)
 
 
 def _handlers(app: falcon.App, views: Views) -> None:
@@ -113,30 +124,64 @@ def _handlers(app: falcon.App, views: Views) -> None:
                    params: dict) -> None:
         _error(req, resp, views, ex.status, ex.title or "ERROR", ex.description or ex.title)
 
+    def history_unavailable(req: falcon.Request, resp: falcon.Response, ex: HistoryUnavailable,
+                            params: dict) -> None:
+        # Disabled, or its database cannot be reached: the page says which (no password).
+        log.warning(kv("delivery history unavailable", path=req.path, error=str(ex)[:300]))
+        _error(req, resp, views, falcon.HTTP_503, "HISTORY_UNAVAILABLE", str(ex),
+               "history_unavailable.html")
+
+    def refused_operation(req: falcon.Request, resp: falcon.Response, ex: OperationError,
+                          params: dict) -> None:
+        # status 2: cannot be done as asked (e.g. a disabled endpoint); 1: the broker is down.
+        status = falcon.HTTP_409 if ex.status == 2 else falcon.HTTP_503
+        _error(req, resp, views, status, "NOT_DONE", str(ex))
+
+    def bad_filter(req: falcon.Request, resp: falcon.Response, ex: BadFilter,
+                   params: dict) -> None:
+        _error(req, resp, views, falcon.HTTP_400, "BAD_REQUEST", str(ex))
+
     app.add_error_handler(falcon.HTTPError, http_error)
+    app.add_error_handler(HistoryUnavailable, history_unavailable)
+    app.add_error_handler(OperationError, refused_operation)
+    app.add_error_handler(BadFilter, bad_filter)
     app.add_error_handler(RegistryError, refused)
     app.add_error_handler(Unauthorized, unauthorized)
     app.add_error_handler(RegistryUnavailable, unavailable)
 
 
-def add_routes(app: falcon.App, views: Views, anonymous: bool) -> None:
-    """Every path of the console. The history pages are phase 1 placeholders (history.py)."""
-    app.add_route("/login", LoginPage(views, anonymous))
+def add_routes(app: falcon.App, views: Views, anonymous: bool,
+               login_tokens: LoginTokens) -> None:
+    """Every path of the console: the pages, their actions (POST, operators), ``/api``."""
+    app.add_route("/login", LoginPage(views, anonymous, login_tokens))
     app.add_route("/logout", LogoutAction(views))
+    app.add_route("/", OverviewPage(views))
     app.add_route("/repositories", RepositoriesPage(views))
     app.add_route("/repositories/{name:path}", RepositoryPage(views))
     app.add_route("/tags/delete", TagDeleteAction(views))
-    app.add_route("/", HistoryPage(views, "overview.html", "Overview"))
-    app.add_route("/events", HistoryPage(views, "events.html", "Events"))
-    app.add_route("/endpoints", HistoryPage(views, "endpoints.html", "Endpoints"))
-    app.add_route("/endpoints/{name}", HistoryPage(views, "endpoint.html", "Endpoint"))
-    app.add_route("/deliveries/{event_id}", HistoryPage(views, "delivery.html", "Delivery"))
-    app.add_route("/deadletters", HistoryPage(views, "deadletters.html", "Dead letters"))
+    app.add_route("/events", EventsPage(views))
+    app.add_route("/endpoints", EndpointsPage(views))
+    app.add_route("/endpoints/{name}", EndpointPage(views))
+    app.add_route("/endpoints/{name}/{action}", EndpointAction(views))
+    app.add_route("/deliveries/{event_id}", DeliveryPage(views))
+    app.add_route("/deliveries/{event_id}/resend", DeliveryResend(views))
+    app.add_route("/deadletters", DeadLettersPage(views))
+    app.add_route("/deadletters/{action}", DeadLetterAction(views))
     app.add_route("/health", HealthApi())
     app.add_route("/api/session", SessionApi())
     app.add_route("/api/repositories", RepositoriesApi(views))
     app.add_route("/api/repositories/{name:path}", RepositoryApi(views))
     app.add_route("/api/tags", TagsApi(views))
+    app.add_route("/api/overview", history_api.OverviewApi(views))
+    app.add_route("/api/events", history_api.EventsApi(views))
+    app.add_route("/api/deliveries", history_api.DeliveriesApi(views))
+    app.add_route("/api/deliveries/{event_id}", history_api.DeliveryApi(views))
+    app.add_route("/api/deliveries/{event_id}/resend", history_api.DeliveryResendApi(views))
+    app.add_route("/api/endpoints", history_api.EndpointsApi(views))
+    app.add_route("/api/endpoints/{name}", history_api.EndpointApi(views))
+    app.add_route("/api/endpoints/{name}/{action}", history_api.EndpointActionApi(views))
+    app.add_route("/api/deadletters", history_api.DeadLettersApi(views))
+    app.add_route("/api/deadletters/{action}", history_api.DeadLetterActionApi(views))
     app.add_static_route("/static", str(STATIC))
 
 
@@ -146,12 +191,14 @@ def create_app(config: Config, history: History | None = None) -> falcon.App:
     verify: bool | str = config.console.registryca or True
     client = RegistryClient(registry_base_url(config), mode, secret, verify=verify)
     codec = SessionCodec(secret, config.console.sessionttl)
-    views = Views(config=config, client=client, cache=ContentCache(), codec=codec,
-                  history=history if history is not None else build_history(config),
+    views = Views(config=config, client=client, cache=ContentCache(), summaries=TimedCache(),
+                  codec=codec, history=history if history is not None else build_history(config),
                   env=templates())
     anonymous = mode == "none"
-    app = falcon.App(middleware=[RequestLog(), Guard(codec, config.console, anonymous)])
+    login_tokens = LoginTokens(secret, config.console.sessionttl)
+    app = falcon.App(middleware=[RequestLog(),
+                                 Guard(codec, config.console, anonymous, login_tokens)])
     app.req_options.strip_url_path_trailing_slash = True
     _handlers(app, views)
-    add_routes(app, views, anonymous)
+    add_routes(app, views, anonymous, login_tokens)
     return app

@@ -14,13 +14,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from services.console.access.session import SessionCodec
 from services.console.history import History
 from services.console.inventory import ContentCache
+from services.console.inventory.store import TimedCache
 from services.console.registry import RegistryClient, pull_host
 from services.console.registry.client import RegistryCalls
 from shared.config import Config
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-# The navigation of every page: (path, label). The history pages are filled in phase 2.
+# The navigation of every page: (path, label).
 NAV = (
     ("/", "Overview"),
     ("/repositories", "Repositories"),
@@ -56,11 +57,22 @@ def when(value: datetime | str | None) -> str:
     return str(value).replace("T", " ")[:19]
 
 
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f}%"
+
+
+def millis(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+
+
 def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters.update(bytes=human_bytes, short=short_digest, when=when)
+    env.filters.update(bytes=human_bytes, short=short_digest, when=when, percent=percent,
+                       ms=millis)
     return env
 
 
@@ -69,6 +81,7 @@ class Views:
     config: Config
     client: RegistryClient
     cache: ContentCache
+    summaries: TimedCache  # catalog pages and repository summaries, per user, for a while
     history: History
     codec: SessionCodec
     env: Environment
@@ -94,4 +107,5 @@ class Views:
             user=session.user if session else None,
             operator=getattr(req.context, "operator", False),
             csrf_token=session.csrf if session else "",
-            history_available=self.history.available, **values)
+            history_available=self.history.available, history_reason=self.history.reason,
+            **values)

@@ -23,12 +23,12 @@ import time
 import certifi
 import pycurl
 
-from services.notifier.formats import render
 from services.notifier.metrics import HTTP_STATUS, REF_EVENTS, REF_STATUS
 from services.notifier.outcomes import Delivered, Delivery, Failed, Outcome
 from services.notifier.retry import parse_retry_after
 from services.notifier.signing import signature
 from shared.config import EndpointConfig
+from shared.event_formats import render
 from shared.history.records import CONNECT, DNS, STATUS, TIMEOUT, TLS, AttemptRecord, mask_headers
 
 USER_AGENT = "registry-notifier/0.1"

@@ -32,6 +32,8 @@ gives the command line's JSON fields)
         events_per_minute [(minute, count)], events, success_rate, p50_ms, p95_ms (event time to
         2xx), notifiers [NotifierSeen(id, host, pid, started, last_seen, alive)].
     ``read_controls(store) -> {endpoint: Control(paused, reason, since, by, last_probe)}``.
+    ``last_pushes(store, repositories) -> {repository: time}``, ``tag_pushes(store,
+    repository) -> {tag: time}``: the latest push events (the console's push times).
     String filters take a glob (``library/*``) or an exact value. ``Page.next_cursor`` passed
     back as ``cursor`` gives the next page.
 
@@ -52,8 +54,9 @@ from typing import Any
 _EXPORTS = {
     "AUTO": "controls", "OPERATOR": "controls", "Control": "controls", "read_controls": "controls",
     "HistoryUnavailable": "engine",
-    "endpoint_stats": "queries", "list_deliveries": "queries", "overview": "queries",
-    "search_events": "queries", "show_event": "queries",
+    "endpoint_stats": "queries", "last_pushes": "queries", "list_deliveries": "queries",
+    "overview": "queries", "search_events": "queries", "show_event": "queries",
+    "tag_pushes": "queries",
     "ERROR_CLASSES": "records", "STATES": "records", "AttemptRecord": "records",
     "Settled": "records", "mask_headers": "records",
     "HistoryStore": "store", "open_store": "store",

@@ -22,7 +22,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "history_alembic_version"
 # The newest migration's revision. A database already there is recognised without loading
 # Alembic (a command's start-up stays short); tests check it against migrations/versions.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 # Any constant: notifiers starting together queue on it for the migrations.
 ADVISORY_LOCK_KEY = 0x68697374  # "hist"
 SQLITE_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction

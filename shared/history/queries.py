@@ -189,6 +189,29 @@ def search_events(store: HistoryStore, repository: str | None = None, tag: str |
     return Page(items, _cursor(rows[limit - 1]["time"], rows[limit - 1]["id"]) if more else None)
 
 
+def last_pushes(store: HistoryStore, repositories: Iterable[str]) -> dict[str, str]:
+    """Each repository's latest push event (RFC 3339), for those the history has one of: the
+    console's repository list, a page of names in one query."""
+    names = sorted(set(repositories))
+    if not names:
+        return {}
+    e = events.c
+    query = (sa.select(e.repository, sa.func.max(e.time).label("time"))
+             .where(e.repository.in_(names), e.action == "push").group_by(e.repository))
+    with store.begin() as connection:
+        return {r.repository: iso(r.time) or "" for r in connection.execute(query)}
+
+
+def tag_pushes(store: HistoryStore, repository: str) -> dict[str, str]:
+    """Each tag of ``repository`` with its latest push (RFC 3339): the console sorts tags by it."""
+    e = events.c
+    query = (sa.select(e.tag, sa.func.max(e.time).label("time"))
+             .where(e.repository == repository, e.action == "push", e.tag.is_not(None))
+             .group_by(e.tag))
+    with store.begin() as connection:
+        return {r.tag: iso(r.time) or "" for r in connection.execute(query)}
+
+
 def percentile(values: list[float], share: float) -> float | None:
     """Nearest-rank percentile (``share`` 0.95 for p95) of unsorted values."""
     if not values:

@@ -36,6 +36,7 @@ events = sa.Table(
     sa.Index(None, "time"),
     sa.Index(None, "repository", "time"),
     sa.Index(None, "tag", "time"),
+    sa.Index(None, "repository", "tag", "time"),  # a tag's events (migration 0002)
     sa.Index(None, "digest"),
     sa.Index(None, "actor", "time"),
 )

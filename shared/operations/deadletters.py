@@ -110,6 +110,7 @@ class Tally:
 
     endpoint: str
     disabled: bool = False
+    parked: int = 0  # messages in the dead-letter queue when the action started
     events: int = 0  # events read
     not_events: int = 0  # parked messages that are not events: always left parked
     acted: int = 0  # events listed, replayed or purged
@@ -164,8 +165,8 @@ Handler = Callable[[Producer, Topology, EndpointConfig, list[tuple[Message, Dead
 
 
 def walk(config: Config, endpoint: str | None, handle: Handler, removed: bool = False,
-         stop: Callable[[Tally], bool] | None = None) -> list[Tally]:
-    """Hands each endpoint's dead letters to ``handle``, ``BATCH`` at a time, parking again what
+         stop: Callable[[Tally], bool] | None = None, batch: int = BATCH) -> list[Tally]:
+    """Hands each endpoint's dead letters to ``handle``, ``batch`` at a time, parking again what
     it returns. ``stop``: looked at after each batch, ends that endpoint's walk early."""
     endpoints = _select(config, endpoint, removed)
     tallies = []
@@ -178,9 +179,9 @@ def walk(config: Config, endpoint: str | None, handle: Handler, removed: bool = 
             except Exception:  # never declared (an endpoint that never dropped anything)
                 left = 0
             bound = dead(connection.channel())
-            tally = Tally(ep.name, disabled=ep.disabled)
+            tally = Tally(ep.name, disabled=ep.disabled, parked=left)
             while left > 0 and not (stop and stop(tally)):
-                messages = _take(bound, min(BATCH, left))
+                messages = _take(bound, min(batch, left))
                 if not messages:
                     break
                 left -= len(messages)
@@ -206,8 +207,9 @@ def _take(bound: Queue, count: int) -> list[Message]:
 def list_dead_letters(config: Config, endpoint: str | None = None,
                       filters: DeadLetterFilter | None = None,
                       limit: int | None = None) -> list[Tally]:
-    """The dead letters (matching ``filters``), left parked; per endpoint at most ``limit``.
-    ``endpoint`` may name one removed from the config."""
+    """The dead letters (matching ``filters``), left parked; per endpoint at most ``limit``,
+    read ``limit`` at a time (a page of the console reads no more than it shows when nothing
+    is filtered out). ``endpoint`` may name one removed from the config."""
 
     def keep(producer, topology, ep, pairs, tally):
         for _, letter in pairs:
@@ -218,7 +220,8 @@ def list_dead_letters(config: Config, endpoint: str | None = None,
         return [m for m, _ in pairs]
 
     return walk(config, endpoint, keep, removed=True,
-                stop=None if limit is None else lambda t: t.acted >= limit)
+                stop=None if limit is None else lambda t: t.acted >= limit,
+                batch=BATCH if limit is None else max(1, min(BATCH, limit)))
 
 
 def replay_dead_letters(config: Config, endpoint: str | None = None,

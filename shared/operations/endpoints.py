@@ -66,7 +66,8 @@ class EndpointSummary:
                 "p95_ms": self.p95_ms, "last_status": self.last_status}
 
 
-def _without_credentials(url: str) -> str:
+def url_without_credentials(url: str) -> str:
+    """An endpoint's URL as shown to people (the console, its copy-as-curl): no user or password."""
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
@@ -110,7 +111,7 @@ def list_endpoints(config: Config, store: HistoryStore | None) -> list[EndpointS
             queued=c.queued if c else None, retrying=c.retrying if c else None,
             dead=c.dead if c else None,
             success_rate=s.success_rate if s else None, p95_ms=s.p95_ms if s else None,
-            last_status=s.last_status if s else None, url=_without_credentials(endpoint.url),
+            last_status=s.last_status if s else None, url=url_without_credentials(endpoint.url),
             p50_ms=s.p50_ms if s else None, attempts=s.attempts if s else None,
             last_error_class=s.last_error_class if s else None,
             last_attempt=s.last_attempt if s else None,

@@ -325,6 +325,9 @@ def test_the_console_reads_the_config_with_the_registrys_secret_and_service(char
     assert config.console.listen_addr == ":5002" and config.console.operators == ("admin",)
     assert config.console.registry == "http://registry:5000"  # the API Service
     assert config.http.secret == USER_SECRETS["registry-http"]["http-secret"]
+    # The delivery pages: the notifiers' broker and history database, from the same Secrets.
+    assert config.notifications.broker.url == USER_SECRETS["registry-broker"]["url"]
+    assert config.history.url == USER_SECRETS["registry-history"]["url"]
     # The registry pods read the same file and start no console (they have a broker).
     registry, _ = check_pod_config(objects, "registry", secrets, tmp_path / "registry")
     assert registry.console.addr == ":5002" and not registry.notifications.broker.embedded
@@ -345,10 +348,12 @@ def test_the_console_ingress_is_optional_and_the_console_can_be_left_out(chart):
 def test_default_install_reaches_its_own_rabbitmq(chart, tmp_path):
     objects = c.render(chart, {})
     secrets = c.secret_data(objects, {})
-    config, _ = check_pod_config(objects, "registry-notifier", secrets, tmp_path)
     password = secrets["registry-rabbitmq"]["password"]
     assert len(password) >= 24  # generated
-    assert config.notifications.broker.url == f"amqp://registry:{password}@registry-rabbitmq:5672/"
+    for name in ("registry-notifier", "registry-console"):  # the console counts queues too
+        config, _ = check_pod_config(objects, name, secrets, tmp_path / name)
+        assert config.notifications.broker.url == \
+            f"amqp://registry:{password}@registry-rabbitmq:5672/"
     rabbit = c.one(objects, "StatefulSet", "registry-rabbitmq")
     env = {e["name"]: e for e in rabbit["spec"]["template"]["spec"]["containers"][0]["env"]}
     password_ref = env["RABBITMQ_DEFAULT_PASS"]["valueFrom"]["secretKeyRef"]
@@ -360,11 +365,12 @@ def test_default_install_reaches_its_own_rabbitmq(chart, tmp_path):
 def test_default_install_keeps_the_history_in_its_own_postgresql(chart, tmp_path):
     objects = c.render(chart, {})
     secrets = c.secret_data(objects, {})
-    config, _ = check_pod_config(objects, "registry-notifier", secrets, tmp_path)
     password = secrets["registry-postgresql"]["password"]
     assert len(password) >= 24  # generated
-    assert config.history.url == \
-        f"postgresql://registry:{password}@registry-postgresql:5432/registry"
+    for name in ("registry-notifier", "registry-console"):  # one writes, the other reads
+        config, _ = check_pod_config(objects, name, secrets, tmp_path / name)
+        assert config.history.url == \
+            f"postgresql://registry:{password}@registry-postgresql:5432/registry"
     database = c.one(objects, "StatefulSet", "registry-postgresql")
     env = {e["name"]: e for e in database["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {

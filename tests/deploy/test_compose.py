@@ -69,8 +69,11 @@ def test_the_services_asked_for(compose):
     }
     # The notifiers share the delivery history in PostgreSQL, its URL a secret.
     assert services["notifier"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    for name in ("registry", "notifier"):  # both load the whole config
+    for name in ("registry", "notifier", "console"):  # each loads the whole config
         assert "history_url" in services[name]["secrets"]
+    # The console's delivery pages read that history and the broker, as the notifiers do.
+    for dependency in ("postgres", "rabbitmq"):
+        assert services["console"]["depends_on"][dependency] == {"condition": "service_healthy"}
     assert services["notifier"]["deploy"]["replicas"] == 2
     assert services["registry"]["command"] == ["serve", "/etc/registry/config.yml"]
     assert services["notifier"]["command"] == ["notifier", "/etc/registry/config.yml"]
@@ -237,7 +240,7 @@ def test_the_rabbitmq_cluster_example_works_once_uncommented(compose, tmp_path):
     uncommented = yaml.safe_load(text)
     errors = compose_spec_validator().iter_errors(uncommented)
     assert [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] == []
-    for service in ("registry", "notifier"):
+    for service in ("registry", "notifier", "console"):  # the console counts queues there too
         environment = uncommented["services"][service]["environment"]
         path = mounted_config(compose, tmp_path)
         broker = load_config(path, environ=environment).notifications.broker

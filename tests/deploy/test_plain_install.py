@@ -131,5 +131,6 @@ def test_the_package_data_is_installed(plain_venv):
     (site,) = (plain_venv / "lib").glob("python3*/site-packages")
     for name in ("services/console/templates/base.html", "services/console/static/console.js",
                  "shared/history/migrations/env.py", "shared/history/migrations/script.py.mako",
-                 "shared/history/migrations/versions/0001_history.py"):
+                 "shared/history/migrations/versions/0001_history.py",
+                 "shared/history/migrations/versions/0002_events_by_repository_and_tag.py"):
         assert (site / name).is_file(), name

@@ -3,38 +3,37 @@
 with htpasswd users, skopeo pushing and pulling, and a real webhook receiver.
 
 alice is an operator, bob only reads. Screenshots of every page go to tests/artifacts/console/.
+The pages drawn on the delivery history are in test_console_deliveries.py.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import bcrypt
 import pytest
 import requests
 
 from tests.conftest import free_port, skopeo_runner
 from tests.e2e.browser import chromium, screenshot_dir
+from tests.e2e.console_support import (
+    SECRET,
+    USERS,
+    AttackerSite,
+    answers,
+    submit_form,
+    write_htpasswd,
+)
+from tests.e2e.console_support import signed_in as signed_in_as
 from tests.e2e.oci import OCI_MANIFEST, sha256, write_image, write_index
 from tests.e2e.procs import RegistryProcess
 from tests.integration.notifications.support import Receiver, endpoint, wait_until
 
 pytestmark = pytest.mark.e2e
 
-USERS = {"alice": "alice-pw", "bob": "bob-pw"}
-SECRET = "console-e2e-http-secret"
 REPO, MULTI = "demo/app", "demo/multi"
 SBOM_TYPE = "application/spdx+json"
-
-
-def write_htpasswd(path: Path) -> Path:
-    path.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(5)).decode()}\n"
-                            for u, p in USERS.items()))
-    return path
 
 
 def push_sbom(url: str, repo: str, subject_digest: str, subject_size: int) -> str:
@@ -94,7 +93,7 @@ def stack(tmp_path_factory):
     registry.start()
     console_url = f"http://127.0.0.1:{console_port}"
     try:
-        wait_until(lambda: _answers(f"{console_url}/login"), 30, "the console")
+        wait_until(lambda: answers(f"{console_url}/login"), 30, "the console")
         skopeo = skopeo_runner(tmp / "home")
         layout = tmp / "layout"
         images = {
@@ -121,13 +120,6 @@ def stack(tmp_path_factory):
         receiver.close()
 
 
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as b:
@@ -135,16 +127,7 @@ def browser():
 
 
 def signed_in(browser, stack: Stack, user: str, **context_options):
-    """A fresh browser context (its own cookies) signed in through the form as ``user``."""
-    context = browser.new_context(base_url=stack.console, **context_options)
-    page = context.new_page()
-    page.goto("/repositories")
-    assert page.url.startswith(f"{stack.console}/login"), page.url  # sent to sign in first
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", USERS[user])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.console}/repositories")
-    return context, page
+    return signed_in_as(browser, stack.console, user, **context_options)
 
 
 def pull_events(receiver: Receiver, repo: str) -> list[dict]:
@@ -173,7 +156,6 @@ def test_sign_in_and_see_the_repository_its_layers_and_referrers(browser, stack)
         assert "docker pull 127.0.0.1:" in tag.locator("[data-testid=pull-command]").inner_text()
         assert "sbom" in tag.locator("section.referrers").inner_text()
         assert "Same digest as: latest" in tag.inner_text()
-        assert "Not available yet" in tag.locator("[data-testid=tag-deliveries]").inner_text()
         assert page.locator("article.tag").count() == 3
         page.screenshot(path=str(stack.shots / "repository.png"), full_page=True)
 
@@ -182,17 +164,18 @@ def test_sign_in_and_see_the_repository_its_layers_and_referrers(browser, stack)
         assert "linux/amd64" in text and "linux/arm64" in text
         page.screenshot(path=str(stack.shots / "repository-index.png"), full_page=True)
 
-        for path, name in (("/", "overview"), ("/events", "events"), ("/endpoints", "endpoints"),
-                           ("/endpoints/hook", "endpoint"), ("/deliveries/some-event-id",
-                                                               "delivery"),
-                           ("/deadletters", "deadletters")):
-            response = page.goto(path)
-            assert response.status == 200, path
-            assert page.locator("[data-testid=history-unavailable]").count() == 1, path
-            page.screenshot(path=str(stack.shots / f"{name}.png"), full_page=True)
-
         api = page.request.get("/api/repositories/demo/app").json()
         assert [t["name"] for t in api["tags"]] and api["tags"][0]["images"][0]["layers"]
+        # The list's size (from the manifests' descriptors alone) is every manifest and blob the
+        # tags reach, once: what the repository page found reading configs too (no index here).
+        blobs = {}
+        for tag in api["tags"]:
+            for image in tag["images"]:
+                blobs[image["digest"]] = image["size"]
+                blobs[image["config"]["digest"]] = image["config"]["size"]
+                blobs.update((layer["digest"], layer["size"]) for layer in image["layers"])
+        (item,) = page.request.get("/api/repositories", params={"q": "demo/app"}).json()["items"]
+        assert item["tags"] == 3 and item["size"] == sum(blobs.values())
     finally:
         context.close()
 
@@ -236,19 +219,6 @@ def test_browsing_a_tag_fires_no_pull_webhook_while_a_skopeo_pull_does(browser, 
         context.close()
 
 
-def _submit_form(page, action: str, fields: dict[str, str]) -> None:
-    """Build and submit a plain HTML form in ``page`` (what a forged page would do)."""
-    page.evaluate("""([action, fields]) => {
-        const form = document.createElement('form');
-        form.method = 'post'; form.action = action;
-        for (const [k, v] of Object.entries(fields)) {
-            const input = document.createElement('input');
-            input.type = 'hidden'; input.name = k; input.value = v; form.appendChild(input);
-        }
-        document.body.appendChild(form); form.submit();
-    }""", [action, fields])
-
-
 def test_a_non_operator_is_refused_an_action_even_with_a_valid_csrf_token(browser, stack):
     context, page = signed_in(browser, stack, "bob")
     try:
@@ -257,7 +227,7 @@ def test_a_non_operator_is_refused_an_action_even_with_a_valid_csrf_token(browse
         token = page.locator("meta[name=csrf-token]").get_attribute("content")
         assert token
         with page.expect_response(f"{stack.console}/tags/delete") as answer:
-            _submit_form(page, "/tags/delete", {"csrf_token": token, "repository": REPO,
+            submit_form(page, "/tags/delete", {"csrf_token": token, "repository": REPO,
                                                 "tag": "v2", "confirm": "yes"})
         assert answer.value.status == 403
         assert "only operators" in answer.value.text()
@@ -271,34 +241,6 @@ def test_a_non_operator_is_refused_an_action_even_with_a_valid_csrf_token(browse
         context.close()
 
 
-class AttackerSite:
-    """Another origin serving a page that posts a form to the console on load."""
-
-    def __init__(self, target: str, fields: dict[str, str]):
-        inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in fields.items())
-        body = (f'<html><body><form id="f" method="post" action="{target}">{inputs}</form>'
-                '<script>document.getElementById("f").submit()</script></body></html>').encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_forged_form_without_the_csrf_token_is_refused(browser, stack):
     context, page = signed_in(browser, stack, "alice")  # an operator, signed in
     fields = {"repository": REPO, "tag": "v2", "confirm": "yes"}
@@ -309,7 +251,7 @@ def test_a_forged_form_without_the_csrf_token_is_refused(browser, stack):
         assert answer.value.status == 403
         page.goto("/repositories")
         with page.expect_response(f"{stack.console}/tags/delete") as answer:
-            _submit_form(page, "/tags/delete", {**fields, "csrf_token": "forged"})
+            submit_form(page, "/tags/delete", {**fields, "csrf_token": "forged"})
         assert answer.value.status == 403
         assert "CSRF" in answer.value.text()
         assert "v2" in stack.tags(REPO)

@@ -5,9 +5,9 @@ test_console.py)."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.conftest import free_port
+from tests.e2e.console_support import answers, sign_in
 from tests.e2e.oci import write_image
 from tests.e2e.tokenserver import TokenServer
 from tests.integration.notifications.support import wait_until
@@ -29,25 +29,11 @@ def token_console(start_registry, skopeo, tmp_path):
             "console": {"addr": f"127.0.0.1:{port}", "operators": ["alice"]},
         })
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _up(f"{url}/login"), 30, "the console")
+        wait_until(lambda: answers(f"{url}/login"), 30, "the console")
         write_image(tmp_path / "layout", "v1", [4000])
         skopeo("copy", "--dest-tls-verify=false", "--dest-creds", f"alice:{USERS['alice']}",
                f"oci:{tmp_path / 'layout'}:v1", f"docker://{registry.host}/{REPO}:v1")
         yield url, tokens
-
-
-def _up(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def sign_in(url: str, user: str, password: str) -> tuple[requests.Session, requests.Response]:
-    s = requests.Session()
-    r = s.post(f"{url}/login", data={"username": user, "password": password},
-               allow_redirects=False)
-    return s, r
 
 
 def test_sign_in_gets_a_token_from_the_realm_and_reads_as_the_user(token_console):

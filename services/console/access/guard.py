@@ -6,9 +6,10 @@
   ``X-CSRF-Token``), else 403; then the user must be in ``console.operators``, else 403, unless
   the resource says readers may use it (sign-out).
 
-Resources declare ``public = True`` (no session needed: ``/login``) or
+Resources declare ``public = True`` (no session needed: ``/login``, ``/health``) or
 ``readers_may_act = True``; every other action is for operators, so a page added later is
-guarded without doing anything.
+guarded without doing anything. A public resource's actions (the sign-in form) need the login
+token instead (:mod:`services.console.access.login_csrf`): there is no session to hold one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import quote
 
 import falcon
 
+from services.console.access.login_csrf import LoginTokens
 from services.console.access.session import ANONYMOUS, COOKIE, Session, SessionCodec
 from shared.config import ConsoleConfig
 from shared.logfmt import kv
@@ -56,8 +58,10 @@ def set_session_cookie(req: falcon.Request, resp: falcon.Response, codec: Sessio
 
 
 class Guard:
-    def __init__(self, codec: SessionCodec, console: ConsoleConfig, anonymous: bool):
+    def __init__(self, codec: SessionCodec, console: ConsoleConfig, anonymous: bool,
+                 login_tokens: LoginTokens):
         self.codec = codec
+        self.login_tokens = login_tokens
         self.console = console
         self.anonymous = anonymous  # the registry has no auth: everyone browses as anonymous
 
@@ -74,7 +78,15 @@ class Guard:
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          params: dict[str, Any]) -> None:
         session: Session | None = req.context.session
-        if resource is None or getattr(resource, "public", False):
+        if resource is None:
+            return
+        if getattr(resource, "public", False):
+            if req.method not in SAFE_METHODS and \
+                    not self.login_tokens.matches(req, csrf_token_of(req)):
+                log.warning(kv("console action refused", reason="login csrf", path=req.path))
+                raise falcon.HTTPForbidden(title="FORBIDDEN",
+                                           description="missing or invalid CSRF token: reload "
+                                                       "the sign-in page and try again")
             return
         if req.method in SAFE_METHODS:
             if session is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import falcon
 
 from services.console.api.encoding import as_dict, send_json
-from services.console.inventory import describe_tags, search
-from services.console.pages.repositories import page_number
+from services.console.inventory import describe_tags
+from services.console.inventory.catalog import forget
+from services.console.pages.repositories import list_repositories, tag_events
 from services.console.views import Views
 
 
@@ -16,8 +17,7 @@ class RepositoriesApi:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         v = self.views
-        send_json(resp, search(v.calls(req), v.cache, v.history, req.get_param("q") or "",
-                               page_number(req)))
+        send_json(resp, list_repositories(v, req))
 
 
 class RepositoryApi:
@@ -32,13 +32,16 @@ class RepositoryApi:
             raise falcon.HTTPNotFound(title="NAME_UNKNOWN",
                                       description="no such repository, or it has no tags")
         tags = describe_tags(calls, v.cache, v.history, name, tag_names)
+        caused = tag_events(v, name, tags)
         host = v.pull_host(req)
         send_json(resp, {
             "name": name,
             "pull": f"{host}/{name}",
             "delete_enabled": v.delete_enabled,
             "history_available": v.history.available,
-            "tags": [{**as_dict(t), "is_index": t.is_index} for t in tags],
+            "tags": [{**as_dict(t), "is_index": t.is_index,
+                      "events": None if caused is None else [e.to_json() for e in caused[t.name]]}
+                     for t in tags],
         })
 
 
@@ -58,4 +61,5 @@ class TagsApi:
             raise falcon.HTTPMethodNotAllowed(["GET"], title="UNSUPPORTED",
                                               description="deletes are disabled")
         v.calls(req).delete_tag(repository, tag)
+        forget(v.summaries, repository)
         send_json(resp, {"deleted": {"repository": repository, "tag": tag}})

@@ -1,15 +1,22 @@
-"""The repository list: the catalog searched by name, a page at a time, each repository with
-its tag count, size and last push."""
+"""The repository list: the catalog a page at a time, or searched by name, each repository with
+its tag count, size and last push.
+
+The registry's catalog can be large (10,000 repositories and more), so a request never asks it
+for everything nor fetches every repository's tags: browsing asks for one catalog page
+(``?n=&last=``), searching reads the names (in pages of 1,000), and only the repositories shown
+get a summary (tags and size). All three are kept (:class:`TimedCache`: 30 s, then refreshed in
+the background while served), per user: the registry decides what each user may list. Last
+pushes come from the delivery history, one query per page.
+"""
 
 from __future__ import annotations
 
-import math
+import bisect
 from dataclasses import dataclass
-from datetime import datetime
 
 from services.console.history import History
 from services.console.inventory.images import repository_size
-from services.console.inventory.store import ContentCache, pool
+from services.console.inventory.store import ContentCache, TimedCache, pool
 from services.console.registry.client import RegistryCalls, RegistryError
 
 PER_PAGE = 25
@@ -20,37 +27,62 @@ class RepositorySummary:
     name: str
     tags: int
     size: int | None  # None: the registry refused to tell (e.g. no pull right on it)
-    last_push: datetime | None  # from the delivery history, when there is one
+    last_push: str | None  # from the delivery history (RFC 3339), when it has one
 
 
 @dataclass(frozen=True)
 class RepositoryPage:
     query: str
-    page: int
-    pages: int
-    total: int
+    last: str  # the page starts after this name ("" for the first)
+    next: str | None  # the ``last`` of the next page
+    total: int | None  # matching names (searches only: browsing never counts the catalog)
     items: tuple[RepositorySummary, ...]
 
 
-def _summary(calls: RegistryCalls, cache: ContentCache, history: History,
+def _summary(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache,
              name: str) -> RepositorySummary:
-    try:
-        tags = calls.tags(name)
-        size: int | None = repository_size(calls, cache, name, tags)
-    except RegistryError:
-        tags, size = [], None
-    return RepositorySummary(name=name, tags=len(tags), size=size,
-                             last_push=history.last_push(name))
+    def load() -> RepositorySummary:
+        try:
+            tags = calls.tags(name)
+            size: int | None = repository_size(calls, cache, name, tags)
+        except RegistryError:
+            tags, size = [], None
+        return RepositorySummary(name=name, tags=len(tags), size=size, last_push=None)
+
+    return summaries.get(("summary", calls.user, name), load)
 
 
-def search(calls: RegistryCalls, cache: ContentCache, history: History, query: str = "",
-           page: int = 1, per_page: int = PER_PAGE) -> RepositoryPage:
-    """Repositories whose name contains ``query`` (any case), by name, one page of them."""
-    names = calls.repositories()
+def forget(summaries: TimedCache, repository: str) -> None:
+    """A tag of ``repository`` changed through the console: every user's summary of it goes."""
+    summaries.drop(lambda key: key[0] == "summary" and key[2] == repository)
+
+
+def _names(calls: RegistryCalls, summaries: TimedCache) -> list[str]:
+    # Sorted: a page starts after ``last`` by bisection.
+    return summaries.get(("names", calls.user), lambda: sorted(calls.repositories()))
+
+
+def _browse(calls: RegistryCalls, summaries: TimedCache, last: str,
+            per_page: int) -> tuple[list[str], str | None]:
+    return summaries.get(("page", calls.user, last, per_page),
+                         lambda: calls.catalog_page(per_page, last or None))
+
+
+def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, history: History,
+           query: str = "", last: str = "", per_page: int = PER_PAGE) -> RepositoryPage:
+    """A page of repositories by name, after ``last``; with ``query``, those whose name
+    contains it (any case)."""
     needle = query.strip().lower()
-    matched = [n for n in names if needle in n.lower()] if needle else names
-    pages = max(1, math.ceil(len(matched) / per_page))
-    page = min(max(page, 1), pages)
-    shown = matched[(page - 1) * per_page: page * per_page]
-    items = tuple(pool().map(lambda n: _summary(calls, cache, history, n), shown))
-    return RepositoryPage(query=query, page=page, pages=pages, total=len(matched), items=items)
+    total: int | None = None
+    if needle:
+        matched = [n for n in _names(calls, summaries) if needle in n.lower()]
+        total = len(matched)
+        start = bisect.bisect_right(matched, last) if last else 0
+        shown = matched[start:start + per_page]
+        following = shown[-1] if start + per_page < len(matched) else None
+    else:
+        shown, following = _browse(calls, summaries, last, per_page)
+    items = list(pool().map(lambda n: _summary(calls, cache, summaries, n), shown))
+    pushed = history.last_pushes_or_none(shown) or {}
+    items = [RepositorySummary(s.name, s.tags, s.size, pushed.get(s.name)) for s in items]
+    return RepositoryPage(query=query, last=last, next=following, total=total, items=tuple(items))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from services.console.history import History
@@ -81,7 +80,7 @@ class TagView:
     images: tuple[Image, ...]
     referrers: tuple[Referrer, ...]
     shared_with: tuple[str, ...]  # other tags naming the same digest
-    pushed: datetime | None  # from the delivery history, when there is one
+    pushed: str | None  # the latest push (RFC 3339 UTC), from the delivery history
     created: str | None  # the newest image config's "created"
 
     @property
@@ -221,11 +220,12 @@ def unique_size(digest: str, size: int, images: tuple[Image, ...]) -> int:
 
 
 def sort_tags(tags: list[TagView]) -> list[TagView]:
-    """Newest push first (from the history); then newest image (config ``created``); then by
-    name. Without a history every ``pushed`` is None and the image dates decide."""
+    """Newest push first (from the history: RFC 3339 UTC strings of one form, which sort as
+    times); then newest image (config ``created``); then by name. Without a history every
+    ``pushed`` is None and the image dates decide."""
     ordered = sorted(tags, key=lambda t: t.name)
     ordered.sort(key=lambda t: t.created or "", reverse=True)
-    ordered.sort(key=lambda t: t.pushed.timestamp() if t.pushed else float("-inf"), reverse=True)
+    ordered.sort(key=lambda t: t.pushed or "", reverse=True)
     return ordered
 
 
@@ -238,6 +238,7 @@ def describe_tags(calls: RegistryCalls, cache: ContentCache, history: History, r
                      strict=True))
     referrers = dict(zip(digests, pool().map(lambda d: _referrers(calls, repo, d), digests),
                          strict=True))
+    pushes = history.tag_pushes_or_none(repo) or {}
     by_digest: dict[str, list[str]] = defaultdict(list)
     for tag, ref in refs.items():
         by_digest[ref.digest].append(tag)
@@ -250,24 +251,45 @@ def describe_tags(calls: RegistryCalls, cache: ContentCache, history: History, r
             name=tag, digest=ref.digest, media_type=top.media_type,
             size=unique_size(top.digest, top.size, images), images=images, referrers=referrers[ref.digest],
             shared_with=tuple(t for t in sorted(by_digest[ref.digest]) if t != tag),
-            pushed=history.tag_pushed(repo, tag), created=created))
+            pushed=pushes.get(tag), created=created))
     return sort_tags(views)
+
+
+def _descriptor_sizes(doc: dict[str, Any]) -> dict[str, int]:
+    """The config's and layers' digests and sizes, as a manifest's descriptors give them."""
+    found = {}
+    for desc in [doc.get("config"), *(doc.get("layers") or [])]:
+        if isinstance(desc, dict) and desc.get("digest"):
+            found[desc["digest"]] = int(desc.get("size") or 0)
+    return found
 
 
 def repository_size(calls: RegistryCalls, cache: ContentCache, repo: str,
                     tags: list[str]) -> int:
-    """Every blob and manifest the repository's tags reach, each once (one call per tag, the
-    rest from the cache once read). Called from a pool task: it asks the registry in turn."""
+    """Every blob and manifest the repository's tags reach, each once: one manifest GET per tag
+    (by tag: it names its digest), children of an index from the cache once read; sizes from
+    the descriptors, so no config is read. Called from a pool task: it asks in turn."""
     blobs: dict[str, int] = {}
     for tag in tags:
-        ref = calls.manifest_ref(repo, tag)
-        top, images = _images(calls, cache, repo, ref.digest)
+        fetched = calls.manifest(repo, tag)
+        top = cache.get("manifest", repo, fetched.digest)
+        if top is None:
+            doc = json.loads(fetched.content)
+            top = _Stored(fetched.digest, fetched.media_type or doc.get("mediaType", ""),
+                          len(fetched.content), doc)
+            cache.put("manifest", repo, fetched.digest, top)
         blobs[top.digest] = top.size
-        for image in images:
-            blobs[image.digest] = image.size
-            if image.config:
-                blobs[image.config.digest] = image.config.size
-            blobs.update((layer.digest, layer.size) for layer in image.layers)
+        children = [top]
+        if top.media_type in INDEX_TYPES:
+            children = []
+            for entry in top.doc.get("manifests") or []:
+                try:
+                    children.append(_manifest(calls, cache, repo, entry.get("digest", "")))
+                except RegistryError:
+                    continue  # a platform this registry does not hold
+        for child in children:
+            blobs[child.digest] = child.size
+            blobs.update(_descriptor_sizes(child.doc))
     return sum(blobs.values())
 
 

@@ -1,2 +1,3 @@
-"""The console's HTML pages: thin Falcon resources that ask the inventory (or, from phase 2,
-the history) and render a template."""
+"""The console's HTML pages and their actions: thin Falcon resources that ask the inventory or
+the history (``services.console.history``), act through ``shared.operations``, and render a
+template or redirect back with a notice."""

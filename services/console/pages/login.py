@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from services.console.access.guard import set_session_cookie
+from services.console.access.login_csrf import LoginTokens
 from services.console.access.signin import verify
 from services.console.registry import RegistryUnavailable, Unauthorized
 from services.console.views import Views
@@ -20,13 +21,19 @@ def _safe_next(value: str | None) -> str:
 class LoginPage:
     public = True
 
-    def __init__(self, views: Views, anonymous: bool):
+    def __init__(self, views: Views, anonymous: bool, login_tokens: LoginTokens):
         self.views = views
         self.anonymous = anonymous
+        self.login_tokens = login_tokens
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.views.render(req, resp, "login.html", next=_safe_next(req.get_param("next")),
-                          anonymous=self.anonymous, error=None, username="")
+        self._form(req, resp, _safe_next(req.get_param("next")))
+
+    def _form(self, req: falcon.Request, resp: falcon.Response, target: str,
+              status: str = falcon.HTTP_200, error: str | None = None, username: str = "") -> None:
+        self.views.render(req, resp, "login.html", status=status, next=target,
+                          anonymous=self.anonymous, error=error, username=username,
+                          login_token=self.login_tokens.issue(req, resp))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = req.get_media(default_when_empty={})
@@ -49,9 +56,9 @@ class LoginPage:
                 session = self.views.codec.new(username, credentials)
                 req.context.session = session
                 set_session_cookie(req, resp, self.views.codec, session)
+                self.login_tokens.spend(resp)
                 raise falcon.HTTPSeeOther(target)
-        self.views.render(req, resp, "login.html", status=status, next=target,
-                          anonymous=False, error=error, username=username)
+        self._form(req, resp, target, status, error, username)
 
 
 class LogoutAction:

@@ -7,16 +7,16 @@ from urllib.parse import quote
 import falcon
 
 from services.console.inventory import describe_tags, search
+from services.console.inventory.catalog import forget
 from services.console.inventory.images import tags_sharing
 from services.console.registry import RegistryError
 from services.console.views import Views
 
 
-def page_number(req: falcon.Request) -> int:
-    try:
-        return max(1, int(req.get_param("page") or 1))
-    except ValueError:
-        return 1
+def list_repositories(v: Views, req: falcon.Request):
+    """The page of ``/repositories`` (and its API) the request asks for: ``q``, ``last``."""
+    return search(v.calls(req), v.cache, v.summaries, v.history, req.get_param("q") or "",
+                  req.get_param("last") or "")
 
 
 class RepositoriesPage:
@@ -29,8 +29,7 @@ class RepositoriesPage:
         if wanted:
             raise falcon.HTTPSeeOther(f"/repositories/{quote(wanted)}")
         try:
-            result = search(v.calls(req), v.cache, v.history, req.get_param("q") or "",
-                            page_number(req))
+            result = list_repositories(v, req)
         except RegistryError as exc:
             if exc.status not in (401, 403):
                 raise
@@ -56,8 +55,19 @@ class RepositoryPage:
         tags = describe_tags(calls, v.cache, v.history, name, tag_names)
         v.render(req, resp, "repository.html", name=name, tags=tags,
                  pull_host=v.pull_host(req), delete_enabled=v.delete_enabled,
-                 deleted=req.get_param("deleted"),
-                 deliveries={t.name: v.history.deliveries_for_tag(name, t.name) for t in tags})
+                 deleted=req.get_param("deleted"), caused=tag_events(v, name, tags))
+
+
+def tag_events(v: Views, name: str, tags: list) -> dict | None:
+    """Per tag, the latest events naming it with their deliveries ("deliveries caused by this
+    tag"); None when the history cannot be read."""
+    found = {}
+    for tag in tags:
+        events = v.history.tag_events_or_none(name, tag.name)
+        if events is None:
+            return None
+        found[tag.name] = events
+    return found
 
 
 class TagDeleteAction:
@@ -87,4 +97,5 @@ class TagDeleteAction:
                      digest=digest, shared_with=shared)
             return
         calls.delete_tag(repository, tag)
+        forget(v.summaries, repository)
         raise falcon.HTTPSeeOther(f"/repositories/{quote(repository)}?deleted={quote(tag)}")

@@ -217,8 +217,22 @@ class RegistryCalls:
             if not last or not items:
                 return
 
+    @property
+    def user(self) -> str:
+        """Whose calls these are: the key of what the console caches per user."""
+        return self.credentials.username if self.credentials else ""
+
     def repositories(self) -> list[str]:
         return list(self._pages("/v2/_catalog", "repositories"))
+
+    def catalog_page(self, n: int, last: str | None = None) -> tuple[list[str], str | None]:
+        """One page of the catalog (``?n=&last=``): names, and the ``last`` of the next page."""
+        params: dict[str, Any] = {"n": n}
+        if last:
+            params["last"] = last
+        r = self._call("GET", "/v2/_catalog", params=params)
+        names = list(r.json().get("repositories") or [])
+        return names, (_next_last(r) if names else None)
 
     def tags(self, name: str) -> list[str]:
         try:

@@ -6,11 +6,13 @@ import falcon.testing
 import pytest
 
 from services.console.access.guard import Guard
+from services.console.access.login_csrf import LOGIN_COOKIE, LoginTokens
 from services.console.access.session import COOKIE, SessionCodec
 from services.console.registry.client import Credentials
 from shared.config import ConsoleConfig
 
 CODEC = SessionCodec("secret", ttl=3600)
+LOGIN_TOKENS = LoginTokens("secret", ttl=3600)
 
 
 class Action:
@@ -28,13 +30,16 @@ class ReadersMayAct(Action):
 class Public:
     public = True
 
+    def on_get(self, req, resp):
+        resp.media = {"token": LOGIN_TOKENS.issue(req, resp)}
+
     def on_post(self, req, resp):
         resp.media = {"public": True}
 
 
 def client(anonymous: bool = False, operators=("alice",)) -> falcon.testing.TestClient:
     app = falcon.App(middleware=[Guard(CODEC, ConsoleConfig(operators=tuple(operators)),
-                                       anonymous)])
+                                       anonymous, LOGIN_TOKENS)])
     app.add_route("/thing", Action())
     app.add_route("/api/thing", Action())
     app.add_route("/logout", ReadersMayAct())
@@ -86,7 +91,29 @@ def test_readers_may_sign_out_with_the_token_and_login_is_public():
     assert c.simulate_post("/logout", headers=headers).status_code == 403
     headers["X-CSRF-Token"] = session.csrf
     assert c.simulate_post("/logout", headers=headers).status_code == 200
-    assert c.simulate_post("/login").status_code == 200
+    assert c.simulate_get("/login").status_code == 200  # no session needed
+
+
+def test_the_sign_in_form_needs_its_login_token_cookie_and_field_alike():
+    c = client()
+    served = c.simulate_get("/login")
+    token, cookie = served.json["token"], served.cookies[LOGIN_COOKIE]
+    assert cookie.path == "/login" and cookie.http_only
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with_cookie = {**form, "Cookie": f"{LOGIN_COOKIE}={cookie.value}"}
+    # A form posted from another site has neither, or a token without the cookie.
+    assert c.simulate_post("/login", headers=form, body="username=a").status_code == 403
+    assert c.simulate_post("/login", headers=form,
+                           body=f"csrf_token={token}").status_code == 403
+    assert c.simulate_post("/login", headers=with_cookie,
+                           body="csrf_token=forged").status_code == 403
+    assert c.simulate_post("/login", headers=with_cookie,
+                           body=f"csrf_token={token}").json == {"public": True}
+    # A cookie signed under another secret is no good.
+    other = LoginTokens("another secret", ttl=3600)
+    forged = other._signer.dumps(token)
+    assert c.simulate_post("/login", body=f"csrf_token={token}",
+                           headers={**form, "Cookie": f"{LOGIN_COOKIE}={forged}"}).status_code == 403
 
 
 def test_without_registry_auth_everyone_reads_as_anonymous_and_acts_only_if_listed():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from services.notifier.formats import render
 from services.notifier.signing import signature
+from shared.event_formats import render
 
 EVENT = {"id": "abc", "timestamp": "2026-01-02T03:04:05.123456789Z", "action": "push",
          "target": {"repository": "r"}, "request": {}, "actor": {},

@@ -1,5 +1,8 @@
 """Request bodies per endpoint ``format``: the bare event, the reference's envelope, or a
-structured CloudEvent."""
+structured CloudEvent.
+
+One implementation for the notifier (what it POSTs) and the web console (the body shown in each
+format, "copy as curl"): what the console shows is what a receiver gets."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""The console's kept answers (catalog pages, names, repository summaries): fresh for ``ttl``,
+then served while one background load refreshes them, and loaded anew once too old."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from services.console.inventory.store import TimedCache
+from tests.integration.notifications.support import wait_until
+
+
+class Loads:
+    def __init__(self) -> None:
+        self.count = 0
+        self.release = threading.Event()
+        self.release.set()
+        self.fail = False
+
+    def __call__(self) -> int:
+        self.release.wait(5)
+        self.count += 1
+        if self.fail:
+            raise RuntimeError("registry down")
+        return self.count
+
+
+def test_fresh_then_stale_while_refreshing_then_loaded_anew():
+    cache, load = TimedCache(ttl=0.2, stale=1.0), Loads()
+    assert cache.get(("k",), load) == 1
+    assert cache.get(("k",), load) == 1 and load.count == 1  # fresh: no call
+    time.sleep(0.25)
+    load.release.clear()  # the refresh waits: the kept answer is served meanwhile
+    assert cache.get(("k",), load) == 1
+    assert cache.get(("k",), load) == 1  # one refresh at a time
+    load.release.set()
+    wait_until(lambda: cache.get(("k",), load) == 2, 5, "the background refresh")
+    assert load.count == 2
+    time.sleep(1.05)  # too old to serve: loaded while the caller waits
+    assert cache.get(("k",), load) == 3
+
+
+def test_a_failed_refresh_keeps_the_answer_until_it_is_too_old():
+    cache, load = TimedCache(ttl=0.1, stale=0.6), Loads()
+    assert cache.get(("k",), load) == 1
+    time.sleep(0.15)
+    load.fail = True
+    assert cache.get(("k",), load) == 1
+    wait_until(lambda: load.count == 2, 5, "the failed refresh")
+    assert cache.get(("k",), load) == 1
+
+
+def test_dropped_entries_are_loaded_again():
+    cache, load = TimedCache(ttl=60), Loads()
+    cache.get(("summary", "alice", "demo/app"), load)
+    cache.get(("summary", "bob", "other"), load)
+    cache.drop(lambda key: key[2] == "demo/app")
+    assert cache.get(("summary", "alice", "demo/app"), load) == 3
+    assert cache.get(("summary", "bob", "other"), load) == 2
