@@ -98,7 +98,7 @@ class Registry:
         return catalog.paginate(self.manifests.tags(check_name(repo)), n, last)
 
     def catalog(self, n: int | None = None, last: str | None = None) -> tuple[list[str], bool]:
-        return catalog.paginate(catalog.repositories(self.driver), n, last)
+        return catalog.catalog_page(self.driver, n, last)
 
     def referrers(self, repo: str, subject: str,
                   artifact_type: str | None = None) -> list[dict[str, Any]]:
