@@ -94,6 +94,12 @@ def setup_logging(config: LogConfig | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(config.level, logging.INFO))
+    # Our formatters show no caller, thread or process: skip collecting them for each record
+    # (the logging HOWTO's "Optimization"; a quarter of an access line's cost, ~2.5 us).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # Libraries are chatty at INFO; their warnings still come through.
     for name in ("kombu", "amqp", "urllib3", "botocore", "boto3"):
         logging.getLogger(name).setLevel(logging.WARNING)
