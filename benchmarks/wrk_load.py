@@ -46,7 +46,8 @@ def run_wrk(url: str, connections: int, seconds: float, script: str = "report.lu
             ) -> LoadResult:
     """``connections`` keep-alive connections on one wrk thread (on two cores a second event
     loop only takes CPU from the servers) for ``seconds``."""
-    cmd = [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+    # wrk takes whole seconds only.
+    cmd = [wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
            "-s", str(SCRIPTS / script)]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
