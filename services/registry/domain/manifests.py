@@ -21,6 +21,7 @@ from services.registry.domain.digests import (
     split,
 )
 from services.registry.domain.errors import RegistryError
+from services.registry.domain.manifest_cache import ParsedManifests
 from services.registry.domain.manifest_urls import URLPolicy, fetched_elsewhere
 from services.registry.domain.names import check_tag
 from services.registry.storage.driver import PathNotFound, StorageDriver
@@ -148,6 +149,7 @@ class ManifestStore:
         self.driver = driver
         self.blobs = blobs
         self.url_policy = url_policy or URLPolicy()
+        self.parsed = ParsedManifests()
 
     # ------------------------------------------------------------ reading
     def _read_link(self, path: str) -> str | None:
@@ -174,16 +176,21 @@ class ManifestStore:
         return self._read_link(layout.revision_link(repo, digest)) == digest
 
     def get(self, repo: str, reference: str) -> Manifest:
-        digest = self.resolve(repo, reference)
+        digest = self.resolve(repo, reference)  # the links, read every time
+        manifest = self.parsed.get(digest)
+        if manifest is not None:
+            return manifest
         try:
             content = self.blobs.read_content(digest)
         except PathNotFound:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": digest}) from None
         try:
-            return parse(content, digest)
+            manifest = parse(content, digest)
         except RegistryError:
             # Stored by someone else (schema1, an unknown type): still serve the bytes.
-            return Manifest(digest=digest, media_type=_sniff(content), content=content)
+            manifest = Manifest(digest=digest, media_type=_sniff(content), content=content)
+        self.parsed.put(manifest)
+        return manifest
 
     def platform_child(self, repo: str, index: Manifest, os: str,
                        architecture: str) -> Manifest | None:
@@ -229,6 +236,7 @@ class ManifestStore:
             files.append((layout.tag_index_link(repo, tag, digest), digest.encode()))
             files.append((layout.tag_current_link(repo, tag), digest.encode()))
         self.driver.put_contents(files)
+        self.parsed.put(manifest)  # the pull that follows a push
         return manifest
 
     def _check_references(self, repo: str, manifest: Manifest) -> None:
