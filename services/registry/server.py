@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from services.registry.access_log import gunicorn_logger_class
 from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
+from services.registry.gc_tuning import settle_after_start
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.broker.redis_transport import client_for, warn_if_not_persistent
@@ -153,7 +154,9 @@ class RegistryServer(BaseApplication):
         # Runs in each worker after the fork: sinks, caches and drivers are per process.
         from services.registry.http.app import create_app
 
-        return bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
+        app = bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
+        settle_after_start()
+        return app
 
 
 def _child_exit(server: Any, worker: Any) -> None:
