@@ -32,6 +32,7 @@ from typing import Any
 
 from kombu import Connection, Producer
 
+from services.registry.events.amqp_publish import ConfirmedPublisher
 from services.registry.events.spool import Spool
 from services.registry.metrics import (
     EVENTS_PUBLISHED,
@@ -42,6 +43,7 @@ from services.registry.metrics import (
 from shared.broker import (
     HEADER_ATTEMPTS,
     HEADER_ROUTING_KEY,
+    PUBLISH_IO_TIMEOUT,
     QueueConflict,
     Topology,
     connect,
@@ -67,7 +69,9 @@ class _BrokerLink:
         self.config = config
         self.topology = topology
         self.connection: Connection | None = None
-        self.producer: Producer | None = None
+        # RabbitMQ: the lean confirmed publish (amqp_publish); Redis and the embedded broker:
+        # kombu's producer (their publish has written the event when it returns).
+        self.producer: ConfirmedPublisher | Producer | None = None
         self.generation = 0
 
     def publish(self, routing_key: str, payload: dict[str, Any]) -> None:
@@ -77,20 +81,24 @@ class _BrokerLink:
             connection = connect(self.config, purpose="publish")
             try:
                 self.topology.declare(connection, enabled_endpoints(self.config))
-                self.producer = Producer(connection.default_channel, serializer="json")
+                channel = connection.default_channel
+                if ConfirmedPublisher.usable(connection):
+                    self.producer = ConfirmedPublisher(channel, self.topology.exchange.name,
+                                                       PUBLISH_IO_TIMEOUT)
+                else:
+                    self.producer = Producer(channel, serializer="json")
             except Exception:
                 _close_quietly(connection)
                 raise
             self.connection = connection
+        headers = {HEADER_ROUTING_KEY: routing_key, HEADER_ATTEMPTS: 0}
         try:
-            self.producer.publish(
-                payload,
-                exchange=self.topology.exchange,
-                routing_key=routing_key,
-                delivery_mode=2,
-                headers={HEADER_ROUTING_KEY: routing_key, HEADER_ATTEMPTS: 0},
-                retry=False,
-            )
+            if isinstance(self.producer, ConfirmedPublisher):
+                self.producer.publish(routing_key, payload, headers)
+            else:
+                self.producer.publish(payload, exchange=self.topology.exchange,
+                                      routing_key=routing_key, delivery_mode=2,
+                                      headers=headers, retry=False)
         except Exception:
             self.close()
             raise
