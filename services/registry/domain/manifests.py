@@ -82,14 +82,23 @@ def _descriptor(value: Any, where: str) -> dict[str, Any]:
 JSON_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
 
 
-def parse(content: bytes, digest: str, declared: str | None = None) -> Manifest:
-    """Parse and check a manifest's structure (not whether what it references exists)."""
+def load_document(content: bytes) -> dict[str, Any]:
+    """A manifest's JSON object; MANIFEST_INVALID for anything else."""
     try:
         doc = json.loads(content)
     except JSON_ERRORS:
         raise _invalid("not valid JSON") from None
     if not isinstance(doc, dict):
         raise _invalid("not a JSON object")
+    return doc
+
+
+def parse(content: bytes, digest: str, declared: str | None = None,
+          doc: dict[str, Any] | None = None) -> Manifest:
+    """Parse and check a manifest's structure (not whether what it references exists).
+    ``doc``: the content's JSON object when the caller has loaded it already."""
+    if doc is None:
+        doc = load_document(content)
     if doc.get("schemaVersion") != 2:
         raise _invalid("schemaVersion must be 2")
     own = doc.get("mediaType")
@@ -222,8 +231,9 @@ class ManifestStore:
         else:
             tag = check_tag(reference)
             digest = digest_bytes(content, CANONICAL)
-        manifest = parse(content, digest, content_type)
-        self._check_references(repo, manifest)
+        doc = load_document(content)  # read once: parsed and checked below
+        manifest = parse(content, digest, content_type, doc)
+        self._check_references(repo, manifest, doc)
         # In this order, written together: the content before the links that reach it, and
         # the tag last, once what it names is in place.
         files = []
@@ -239,10 +249,9 @@ class ManifestStore:
         self.parsed.put(manifest)  # the pull that follows a push
         return manifest
 
-    def _check_references(self, repo: str, manifest: Manifest) -> None:
+    def _check_references(self, repo: str, manifest: Manifest, doc: dict[str, Any]) -> None:
         """What the manifest references is in the repository (MANIFEST_BLOB_UNKNOWN), but a
         foreign layer at URLs; then every URL it holds is one clients may be sent to."""
-        doc = json.loads(manifest.content)
         self._check_present(repo, manifest, doc)
         self._check_urls(doc)
 
