@@ -21,7 +21,7 @@ from services.registry.storage.driver import (
     StorageDriver,
 )
 from services.registry.storage.filewriters import open_writer
-from shared.fsync import fsync_directory, start_writeback
+from shared.fsync import fsync_directory, fsync_together, start_writeback
 
 LOCK_FILE = ".lock"
 # A "." or ".." segment: a path that would leave the place it names.
@@ -110,8 +110,7 @@ class FilesystemDriver(StorageDriver):
                     staged.append((tmp, full))
                     _write_all(fd, content)
                     start_writeback(fd)
-                for fd in descriptors:
-                    os.fsync(fd)
+                fsync_together(descriptors)
             finally:
                 for fd in descriptors:
                     os.close(fd)
