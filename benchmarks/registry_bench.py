@@ -32,6 +32,7 @@ from functools import partial
 from pathlib import Path
 
 import requests
+from blob_client import get_discarding
 from cpu_meter import CpuMeter, process_tree
 from wrk_load import LoadResult, manifest_get_load, manifest_put_load, wrk_path
 
@@ -107,8 +108,17 @@ def upload_once(reg: RegistryProcess, repo: str, path: Path, digest: str) -> flo
     return elapsed
 
 
-def download_once(reg: RegistryProcess, repo: str, digest: str, size: int) -> float:
-    """GET the blob into a reused 1 MiB buffer; returns seconds."""
+def download_once(reg: RegistryProcess, repo: str, digest: str, size: int,
+                  discard: bool = True) -> float:
+    """GET the blob; returns seconds. ``discard``: the body spliced to /dev/null (blob_client),
+    else read into a reused 1 MiB buffer as a client that uses the bytes would."""
+    if discard:
+        start = time.perf_counter()
+        got = get_discarding("127.0.0.1", reg.port, f"/v2/{repo}/blobs/{digest}")
+        elapsed = time.perf_counter() - start
+        if got != size:
+            raise RuntimeError(f"{reg.kind}: GET blob returned {got} of {size} bytes")
+        return elapsed
     conn = http.client.HTTPConnection("127.0.0.1", reg.port, timeout=600)
     buf = memoryview(bytearray(IO_BLOCK))
     start = time.perf_counter()
@@ -209,7 +219,8 @@ def alternating(regs: list, n: int) -> list:
     return regs if n % 2 == 0 else list(reversed(regs))
 
 
-def blob_rounds(regs, meter, figures, tmp: Path, size_mib: int, rounds: int) -> None:
+def blob_rounds(regs, meter, figures, tmp: Path, size_mib: int, rounds: int,
+                discard: bool) -> None:
     """Each round: fresh random bytes; per registry an upload, the GET right after it (the
     pull that follows a CI push) and the same GET again (a blob that stayed hot)."""
     big = tmp / "big.bin"
@@ -223,8 +234,8 @@ def blob_rounds(regs, meter, figures, tmp: Path, size_mib: int, rounds: int) -> 
             for reg in alternating(regs, n):
                 repo = f"bench/blob{n}"
                 steps = (partial(upload_once, reg, repo, big, digest),
-                         partial(download_once, reg, repo, digest, size),
-                         partial(download_once, reg, repo, digest, size))
+                         partial(download_once, reg, repo, digest, size, discard),
+                         partial(download_once, reg, repo, digest, size, discard))
                 for name, step in zip(names, steps, strict=True):
                     server, client = meter.read()[reg.label], own_cpu()
                     seconds = step()
@@ -314,6 +325,9 @@ def main() -> int:
     ap.add_argument("--quiet-logs", action="store_true",
                     help="both servers at log level error with the access log off (the old "
                          "default; no access-log figure)")
+    ap.add_argument("--get-client", choices=("splice", "read"), default="splice",
+                    help="blob GETs: splice the body to /dev/null in the kernel (default: the "
+                         "client is not the bottleneck), or read every byte into a buffer")
     ap.add_argument("--skip", default="",
                     help="comma-separated parts to leave out: blobs, manifests")
     args = ap.parse_args()
@@ -339,7 +353,8 @@ def main() -> int:
             reg.start()
         print(", ".join(f"{r.label} {r.url}" for r in every) + f"; storage under {tmp}")
         if "blobs" not in skip:
-            blob_rounds(regs, meter, figures, tmp, args.size_mib, args.rounds)
+            blob_rounds(regs, meter, figures, tmp, args.size_mib, args.rounds,
+                        args.get_client == "splice")
         if "manifests" not in skip:
             manifest_rounds(regs, no_access_log, meter, figures, args.rounds, args.seconds)
     finally:
