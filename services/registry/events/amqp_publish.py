@@ -49,6 +49,7 @@ class ConfirmedPublisher:
         self.exchange = exchange
         self.timeout = timeout
         self._methods: dict[str, bytes] = {}  # routing key -> basic.publish method frame
+        self._properties: dict[tuple[Any, ...], bytes] = {}  # headers -> encoded properties
         self._published = 0  # this channel's delivery tags count from 1
         channel.confirm_select()
 
@@ -72,8 +73,12 @@ class ConfirmedPublisher:
             args = dumps("Bssbb", (0, self.exchange, routing_key, False, False))
             method = self._methods[routing_key] = _frame(
                 _METHOD, channel, struct.pack(">HH", *spec.Basic.Publish) + args)
+        key = tuple(headers.items())  # a few routing keys, one set of headers each
+        properties = self._properties.get(key)
+        if properties is None:
+            properties = self._properties[key] = _properties(headers)
         parts = [method, _frame(_HEADER, channel,
-                                _CONTENT_HEADER.pack(_BASIC, 0, len(body)) + _properties(headers))]
+                                _CONTENT_HEADER.pack(_BASIC, 0, len(body)) + properties)]
         step = self.connection.frame_max - _FRAME_OVERHEAD
         parts.extend(_frame(_BODY, channel, body[i:i + step]) for i in range(0, len(body), step))
         return b"".join(parts)

@@ -39,6 +39,7 @@ from services.registry.metrics import (
     EVENTS_SPOOLED,
     PUBLISH_FAILURES,
     SPOOL_DEPTH,
+    LabelledChildren,
 )
 from shared.broker import (
     HEADER_ATTEMPTS,
@@ -158,9 +159,12 @@ class _LinkPool:
             link.close()
 
 
+_published = LabelledChildren(EVENTS_PUBLISHED)
+
+
 def _count_published(routing_key: str) -> None:
     kind, _, action = routing_key.partition(".")
-    EVENTS_PUBLISHED.labels(action=action, kind=kind).inc()
+    _published(action, kind).inc()
 
 
 class BrokerPublisher:
