@@ -18,13 +18,14 @@ deadline too.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
 from shared.config import HttpTimeoutConfig
-from shared.keepalive import QueuedConnections, next_request_ready
+from shared.keepalive import QueuedConnections, accept_delay, next_request_ready
 from shared.socket_deadlines import SocketDeadlines
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
@@ -42,6 +43,13 @@ def worker_class(timeouts: HttpTimeoutConfig) -> type[ThreadWorker]:
             self.head_deadlines = SocketDeadlines("request head")
             self.queued = QueuedConnections()
             super().init_process()
+
+        def accept(self, listener: Any) -> None:
+            # A less busy worker first (shared.keepalive.accept_delay).
+            delay = accept_delay(self.nr_conns, self.cfg.workers)
+            if delay:
+                time.sleep(delay)
+            super().accept(listener)
 
         def enqueue_req(self, conn: Any) -> None:
             self.queued.add()
