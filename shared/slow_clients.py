@@ -12,8 +12,8 @@ gunicorn's gthread worker has no such bounds: it waits up to 5 s for a new conne
 bytes, then reads what follows with no limit.
 
 The same worker class serves a kept-alive connection's next request on the thread that served
-the last one when it comes at once (:mod:`shared.keepalive`); each of those heads has its
-deadline too.
+the last one when it comes at once, and lets a less busy worker accept a new connection first
+(:mod:`shared.keepalive`); each of those heads has its deadline too.
 """
 
 from __future__ import annotations
