@@ -18,7 +18,7 @@ from dataclasses import replace
 from shared.broker import ignored_queue_type
 from shared.config import Config, ConfigError, load_config
 from shared.logfmt import kv, setup_logging
-from shared.metrics import prepare_multiprocess_dir
+from shared.metrics import cache_process_id, prepare_multiprocess_dir
 
 log = logging.getLogger("registry")
 
@@ -66,6 +66,7 @@ def _with_run_secret(config: Config) -> Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         prepare_multiprocess_dir()
+    cache_process_id()
     config = _load(args.config)
     from services.registry.server import run as run_server
 

@@ -3,6 +3,8 @@ registry's names (``registry_http_*``, ``registry_storage_*``) are kept so its d
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 # Label values taken from a request come from a fixed set, so a client cannot add series:
@@ -60,3 +62,27 @@ PUBLISH_FAILURES = Counter(
 SPOOL_DEPTH = Gauge(
     "registry_events_spool_depth", "Events waiting in the local spool", multiprocess_mode="max"
 )
+
+
+class LabelledChildren:
+    """``metric.labels(*values)``, remembered. Each request records about ten samples, and
+    prometheus-client's ``labels`` takes a lock and checks its arguments on every call; the
+    values here come from the fixed sets above, so the dictionary stays small."""
+
+    def __init__(self, metric: Any):
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:  # two threads may both ask: labels() gives both the same child
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
+http_requests = LabelledChildren(HTTP_REQUESTS)
+http_duration = LabelledChildren(HTTP_DURATION)
+http_in_flight = LabelledChildren(HTTP_IN_FLIGHT)
+http_request_bytes = LabelledChildren(HTTP_REQUEST_BYTES)
+http_response_bytes = LabelledChildren(HTTP_RESPONSE_BYTES)
+storage_action = LabelledChildren(STORAGE_ACTION)

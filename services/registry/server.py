@@ -17,18 +17,19 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import prometheus_client  # noqa: F401 - see below
 import prometheus_client.multiprocess  # noqa: F401
-from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from services.registry.access_log import gunicorn_logger_class
 from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
+from services.registry.gc_tuning import settle_after_start
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
 from shared.debug_http import BoundedThreadingMixIn
 from shared.listen import bind_address
-from shared.logfmt import formatter_for, kv, quote
+from shared.logfmt import kv
 from shared.metrics import mark_process_dead, render_latest
 from shared.slow_clients import bounded_body_reads, worker_class
 
@@ -114,36 +115,6 @@ def start_upload_purger(config: Config) -> threading.Thread | None:
     return thread
 
 
-# One line per request in the same key=value form as every other log line. Every value is
-# quoted as kv() quotes it (see _QuotedAtoms): the path and the User-Agent are the client's.
-ACCESS_LOG_FORMAT = ('http request method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s '
-                     'duration_ms=%(M)s addr=%(h)s useragent=%(a)s')
-
-
-class _QuotedAtoms(glogging.SafeAtoms):
-    """gunicorn's access log values, each quoted and escaped as every logged value is: a
-    ``%0A`` in a path or a quote in a User-Agent can neither start a line nor add a field.
-    (gunicorn's own wrapper only escapes double quotes.)"""
-
-    def __init__(self, atoms: dict[str, Any]):
-        dict.__init__(self, {k: quote(v) if isinstance(v, str) else v for k, v in atoms.items()})
-
-
-def gunicorn_logger_class(config: Config) -> type[glogging.Logger]:
-    """gunicorn's error and access logs, formatted like ours."""
-
-    class Logger(glogging.Logger):
-        atoms_wrapper_class = _QuotedAtoms
-
-        def setup(self, cfg: Any) -> None:
-            super().setup(cfg)
-            for logger in (self.error_log, self.access_log):
-                for handler in logger.handlers:
-                    handler.setFormatter(formatter_for(config.log))
-
-    return Logger
-
-
 class RegistryServer(BaseApplication):
     def __init__(self, config: Config):
         self.config = config
@@ -160,7 +131,6 @@ class RegistryServer(BaseApplication):
             "graceful_timeout": int(max(c.http.draintimeout, 5.0)),
             "keepalive": 5,
             "accesslog": None if c.log.accesslog_disabled else "-",
-            "access_log_format": ACCESS_LOG_FORMAT,
             "errorlog": "-",
             "logger_class": gunicorn_logger_class(c),
             "loglevel": "warning" if c.log.level not in ("debug",) else "debug",
@@ -184,7 +154,9 @@ class RegistryServer(BaseApplication):
         # Runs in each worker after the fork: sinks, caches and drivers are per process.
         from services.registry.http.app import create_app
 
-        return bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
+        app = bounded_body_reads(create_app(self.config), self.config.http.timeout.body)
+        settle_after_start()
+        return app
 
 
 def _child_exit(server: Any, worker: Any) -> None:

@@ -21,6 +21,7 @@ from services.registry.domain.digests import (
     split,
 )
 from services.registry.domain.errors import RegistryError
+from services.registry.domain.manifest_cache import ParsedManifests
 from services.registry.domain.manifest_urls import URLPolicy, fetched_elsewhere
 from services.registry.domain.names import check_tag
 from services.registry.storage.driver import PathNotFound, StorageDriver
@@ -81,14 +82,23 @@ def _descriptor(value: Any, where: str) -> dict[str, Any]:
 JSON_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
 
 
-def parse(content: bytes, digest: str, declared: str | None = None) -> Manifest:
-    """Parse and check a manifest's structure (not whether what it references exists)."""
+def load_document(content: bytes) -> dict[str, Any]:
+    """A manifest's JSON object; MANIFEST_INVALID for anything else."""
     try:
         doc = json.loads(content)
     except JSON_ERRORS:
         raise _invalid("not valid JSON") from None
     if not isinstance(doc, dict):
         raise _invalid("not a JSON object")
+    return doc
+
+
+def parse(content: bytes, digest: str, declared: str | None = None,
+          doc: dict[str, Any] | None = None) -> Manifest:
+    """Parse and check a manifest's structure (not whether what it references exists).
+    ``doc``: the content's JSON object when the caller has loaded it already."""
+    if doc is None:
+        doc = load_document(content)
     if doc.get("schemaVersion") != 2:
         raise _invalid("schemaVersion must be 2")
     own = doc.get("mediaType")
@@ -148,6 +158,7 @@ class ManifestStore:
         self.driver = driver
         self.blobs = blobs
         self.url_policy = url_policy or URLPolicy()
+        self.parsed = ParsedManifests()
 
     # ------------------------------------------------------------ reading
     def _read_link(self, path: str) -> str | None:
@@ -174,16 +185,21 @@ class ManifestStore:
         return self._read_link(layout.revision_link(repo, digest)) == digest
 
     def get(self, repo: str, reference: str) -> Manifest:
-        digest = self.resolve(repo, reference)
+        digest = self.resolve(repo, reference)  # the links, read every time
+        manifest = self.parsed.get(digest)
+        if manifest is not None:
+            return manifest
         try:
             content = self.blobs.read_content(digest)
         except PathNotFound:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": digest}) from None
         try:
-            return parse(content, digest)
+            manifest = parse(content, digest)
         except RegistryError:
             # Stored by someone else (schema1, an unknown type): still serve the bytes.
-            return Manifest(digest=digest, media_type=_sniff(content), content=content)
+            manifest = Manifest(digest=digest, media_type=_sniff(content), content=content)
+        self.parsed.put(manifest)
+        return manifest
 
     def platform_child(self, repo: str, index: Manifest, os: str,
                        architecture: str) -> Manifest | None:
@@ -215,8 +231,9 @@ class ManifestStore:
         else:
             tag = check_tag(reference)
             digest = digest_bytes(content, CANONICAL)
-        manifest = parse(content, digest, content_type)
-        self._check_references(repo, manifest)
+        doc = load_document(content)  # read once: parsed and checked below
+        manifest = parse(content, digest, content_type, doc)
+        self._check_references(repo, manifest, doc)
         # In this order, written together: the content before the links that reach it, and
         # the tag last, once what it names is in place.
         files = []
@@ -229,12 +246,12 @@ class ManifestStore:
             files.append((layout.tag_index_link(repo, tag, digest), digest.encode()))
             files.append((layout.tag_current_link(repo, tag), digest.encode()))
         self.driver.put_contents(files)
+        self.parsed.put(manifest)  # the pull that follows a push
         return manifest
 
-    def _check_references(self, repo: str, manifest: Manifest) -> None:
+    def _check_references(self, repo: str, manifest: Manifest, doc: dict[str, Any]) -> None:
         """What the manifest references is in the repository (MANIFEST_BLOB_UNKNOWN), but a
         foreign layer at URLs; then every URL it holds is one clients may be sent to."""
-        doc = json.loads(manifest.content)
         self._check_present(repo, manifest, doc)
         self._check_urls(doc)
 

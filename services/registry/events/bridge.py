@@ -8,17 +8,19 @@ when the request named one; deletes carry only the digest (or the tag) and the r
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from services.registry.domain.descriptors import BLOB_MEDIA_TYPE, Descriptor
 from shared.config import Config
 from shared.console_reads import is_console_read
-from shared.events import Event, EventSink, RequestRecord, Source, Target
+from shared.events import Event, EventSink, NullSink, RequestRecord, Source, Target
 from shared.logfmt import kv
 
 log = logging.getLogger("registry.events")
@@ -58,10 +60,23 @@ def source_for(config: Config) -> Source:
     return Source(addr=f"{socket.gethostname()}:{port}", instance_id=instance_id())
 
 
+def _when_enabled(method: Callable[..., None]) -> Callable[..., None]:
+    """An event method that does nothing, not even build the event, where no endpoint is
+    enabled (the sink drops everything): every request would pay for an unused event."""
+
+    @functools.wraps(method)
+    def emit(self: EventBridge, *args: Any, **kwargs: Any) -> None:
+        if self.enabled:
+            method(self, *args, **kwargs)
+
+    return emit
+
+
 class EventBridge:
     def __init__(self, sink: EventSink, source: Source, include_references: bool = False,
                  secret: str | None = None):
         self.sink = sink
+        self.enabled = not isinstance(sink, NullSink)
         self.source = source
         self.include_references = include_references
         self.secret = secret  # http.secret: recognises the web console's reads
@@ -103,22 +118,27 @@ class EventBridge:
                       references=list(references) if self.include_references else None)
 
     # ------------------------------------------------------------ blobs
+    @_when_enabled
     def blob_pulled(self, ctx: RequestContext, repo: str, desc: Descriptor) -> None:
         if self._browsing(ctx):
             return
         self._emit(ctx, "blob", "pull", self._blob_target(ctx, repo, desc))
 
+    @_when_enabled
     def blob_pushed(self, ctx: RequestContext, repo: str, desc: Descriptor) -> None:
         self._emit(ctx, "blob", "push", self._blob_target(ctx, repo, desc))
 
+    @_when_enabled
     def blob_mounted(self, ctx: RequestContext, repo: str, desc: Descriptor,
                      from_repo: str) -> None:
         self._emit(ctx, "blob", "mount", self._blob_target(ctx, repo, desc, from_repo))
 
+    @_when_enabled
     def blob_deleted(self, ctx: RequestContext, repo: str, digest: str) -> None:
         self._emit(ctx, "blob", "delete", Target(repository=repo, digest=digest))
 
     # ------------------------------------------------------------ manifests and tags
+    @_when_enabled
     def manifest_pulled(self, ctx: RequestContext, repo: str, desc: Descriptor,
                         tag: str | None = None, references: Sequence[str] = ()) -> None:
         if self._browsing(ctx):
@@ -126,13 +146,16 @@ class EventBridge:
         self._emit(ctx, "manifest", "pull",
                    self._manifest_target(ctx, repo, desc, tag, references))
 
+    @_when_enabled
     def manifest_pushed(self, ctx: RequestContext, repo: str, desc: Descriptor,
                         tag: str | None = None, references: Sequence[str] = ()) -> None:
         self._emit(ctx, "manifest", "push",
                    self._manifest_target(ctx, repo, desc, tag, references))
 
+    @_when_enabled
     def manifest_deleted(self, ctx: RequestContext, repo: str, digest: str) -> None:
         self._emit(ctx, "manifest", "delete", Target(repository=repo, digest=digest))
 
+    @_when_enabled
     def tag_deleted(self, ctx: RequestContext, repo: str, tag: str) -> None:
         self._emit(ctx, "tag", "delete", Target(repository=repo, tag=tag))

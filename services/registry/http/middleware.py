@@ -71,25 +71,25 @@ class MetricsMiddleware:
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          params: dict) -> None:
         req.context.in_flight = _route(req)
-        metrics.HTTP_IN_FLIGHT.labels(req.context.in_flight).inc()
+        metrics.http_in_flight(req.context.in_flight).inc()
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          req_succeeded: bool) -> None:
         handler = _route(req)
         method = metrics.method_label(req.method)
         if getattr(req.context, "in_flight", None):
-            metrics.HTTP_IN_FLIGHT.labels(req.context.in_flight).dec()
+            metrics.http_in_flight(req.context.in_flight).dec()
         started = getattr(req.context, "started", None)
         if started is not None:
-            metrics.HTTP_DURATION.labels(handler, method).observe(time.perf_counter() - started)
+            metrics.http_duration(handler, method).observe(time.perf_counter() - started)
         code = resp.status_code if hasattr(resp, "status_code") else int(str(resp.status)[:3])
-        metrics.HTTP_REQUESTS.labels(handler, method, str(code)).inc()
+        metrics.http_requests(handler, method, str(code)).inc()
         body_in = getattr(req.context, "body_in", None)
         received = body_in.count if body_in is not None else 0
         if received or req.method in WRITE_METHODS:
             # Bytes the registry read from the body (a refused upload it never read is 0).
-            metrics.HTTP_REQUEST_BYTES.labels(handler).observe(received)
-        metrics.HTTP_RESPONSE_BYTES.labels(handler).observe(_response_bytes(req, resp))
+            metrics.http_request_bytes(handler).observe(received)
+        metrics.http_response_bytes(handler).observe(_response_bytes(req, resp))
 
 
 class RouteNameMiddleware:

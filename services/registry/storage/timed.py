@@ -15,8 +15,24 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 
-from services.registry.metrics import STORAGE_ACTION
+from services.registry.metrics import storage_action
 from services.registry.storage.driver import FileInfo, FileWriter, StorageDriver
+
+
+class _Timer:
+    """Observes the time its block took: prometheus-client's own ``time()`` is a decorator
+    and context manager in one, costlier for the several storage calls of every request."""
+
+    __slots__ = ("_child", "_started")
+
+    def __init__(self, child: Any):
+        self._child = child
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.observe(time.perf_counter() - self._started)
 
 
 class _TimedWriter(FileWriter):
@@ -35,8 +51,11 @@ class _TimedWriter(FileWriter):
         return self._inner.size
 
     def commit(self) -> None:
-        with STORAGE_ACTION.labels(self._driver, "WriterCommit").time():
+        started = time.perf_counter()
+        try:
             self._inner.commit()
+        finally:
+            storage_action(self._driver, "WriterCommit").observe(time.perf_counter() - started)
 
     def cancel(self) -> None:
         self._inner.cancel()
@@ -52,8 +71,8 @@ class TimedDriver(StorageDriver):
         self.inner = inner
         self.name = inner.name
 
-    def _timer(self, action: str) -> Any:
-        return STORAGE_ACTION.labels(self.name, action).time()
+    def _timer(self, action: str) -> _Timer:
+        return _Timer(storage_action(self.name, action))
 
     def get_content(self, path: str) -> bytes:
         with self._timer("GetContent"):
@@ -99,7 +118,7 @@ class TimedDriver(StorageDriver):
         try:
             items = iter(self.inner.walk(path))  # may raise PathNotFound here, as S3's does
         except Exception:
-            STORAGE_ACTION.labels(self.name, "Walk").observe(time.perf_counter() - started)
+            storage_action(self.name, "Walk").observe(time.perf_counter() - started)
             raise
         return self._timed_steps(items, time.perf_counter() - started)
 
@@ -115,7 +134,7 @@ class TimedDriver(StorageDriver):
                 spent += time.perf_counter() - started
                 yield item
         finally:
-            STORAGE_ACTION.labels(self.name, "Walk").observe(spent)
+            storage_action(self.name, "Walk").observe(spent)
 
     def exists(self, path: str) -> bool:
         with self._timer("Stat"):

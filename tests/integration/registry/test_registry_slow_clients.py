@@ -131,6 +131,51 @@ def test_half_sent_request_heads_do_not_starve_the_server(listener):
             sock.close()
 
 
+def _answer(sock: socket.socket) -> bytes:
+    """One response to a GET /v2/ (its body is ``{}``), read off a kept-alive connection."""
+    got = b""
+    while not got.endswith(b"{}"):
+        chunk = sock.recv(65536)
+        assert chunk, got
+        got += chunk
+    return got
+
+
+def test_idle_kept_alive_connections_hold_no_thread(served):
+    """The thread that served a request waits briefly for the connection's next one
+    (shared.keepalive); one that stays quiet goes back to the poller, so clients idling between
+    requests on every thread's connection do not keep a new client waiting."""
+    idle = [connect(served.port) for _ in range(THREADS)]
+    try:
+        for sock in idle:  # each has been served, and stays open
+            sock.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _answer(sock).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        r = requests.get(f"{served.url}/v2/", timeout=10, headers={"Connection": "close"})
+        assert r.status_code == 200
+        assert time.monotonic() - started < 1.0  # not the 5 s keepalive, not the head timeout
+        for sock in idle:  # still usable: back to the poller, not closed
+            sock.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _answer(sock).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_kept_alive_connections_next_head_has_its_deadline_too(served):
+    """Requests back to back on one connection are served, and a next head sent in part is cut
+    off after http.timeout.header as a first one is."""
+    with connect(served.port) as sock:
+        for _ in range(3):
+            sock.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _answer(sock).startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /v2/ HTTP/1.1\r\nHo")
+        started = time.monotonic()
+        sock.settimeout(HEADER_SECONDS * 5)
+        assert closed_by_server(sock) is not None, "the server kept a half-sent request"
+        assert time.monotonic() - started < HEADER_SECONDS * 3
+
+
 def test_a_stalled_body_is_answered_408_and_keeps_nothing(served):
     r = requests.post(f"{served.url}/v2/slow/stalled/blobs/uploads/")
     assert r.status_code == 202

@@ -180,3 +180,17 @@ def test_filesystem_exclusive_never_recreates_a_deleted_directory(tmp_path):
     with driver.exclusive("/u/1"):
         driver.delete("/u/1")  # its holder may delete it
     assert not driver.exists("/u/1")
+
+
+def test_a_temporary_name_left_by_a_dead_process_is_skipped(tmp_path):
+    """Files are written under ``.tmp-<pid>-<n>`` first; a name already there (a crashed
+    process of the same id) is never opened again: the next number is taken."""
+    from services.registry.storage import filesystem
+
+    taken = next(filesystem._temporaries) + 1
+    leftover = tmp_path / f".tmp-{os.getpid()}-{taken}"
+    leftover.write_bytes(b"left by a crash")
+    fd, path = filesystem._create_temporary(str(tmp_path))
+    os.close(fd)
+    assert path == f"{tmp_path}/.tmp-{os.getpid()}-{taken + 1}"
+    assert leftover.read_bytes() == b"left by a crash"

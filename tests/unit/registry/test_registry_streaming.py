@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import subprocess
 
 import pytest
 
@@ -98,3 +99,23 @@ def test_move_syncs_the_directories_that_now_hold_the_blob(tmp_path, monkeypatch
         f"{root}/blobs/sha256/ab/abcd", f"{root}/blobs/sha256/ab", f"{root}/blobs/sha256",
         f"{root}/blobs", root])
     assert driver.get_content("/blobs/sha256/ab/abcd/data") == b"blob"
+
+
+def _resident_bytes(path) -> int:
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip())
+
+
+def test_a_committed_blob_stays_in_the_page_cache_for_the_pull_that_follows(tmp_path):
+    """The first GET after a push is served from memory: the writer goes through the page
+    cache (an O_DIRECT writer left only the last partial block there)."""
+    data = os.urandom((4 << 20) + 100)
+    writer = filewriters.open_writer(str(tmp_path / "blob"), append=False)
+    with writer:
+        for i in range(0, len(data), 1 << 20):
+            writer.write(data[i:i + (1 << 20)])
+        writer.commit()
+    resident = _resident_bytes(tmp_path / "blob")  # before anything reads the file
+    assert (tmp_path / "blob").read_bytes() == data
+    assert resident >= len(data) - 4096

@@ -9,6 +9,9 @@ from services.registry.events.bridge import EventBridge, RequestContext
 from services.registry.http.requests import base_url, request_context
 from shared.config import Config
 
+# The context passed where the bridge sends no events (it is never read).
+NO_EVENTS = RequestContext(id="", addr="", host="", method="", useragent="", base_url="")
+
 
 class Resource:
     def __init__(self, registry: Registry, bridge: EventBridge, config: Config):
@@ -17,6 +20,9 @@ class Resource:
         self.config = config
 
     def context(self, req: falcon.Request) -> RequestContext:
+        """What an event records about ``req``; nothing is read where no event is sent."""
+        if not self.bridge.enabled:
+            return NO_EVENTS
         return request_context(req, self.config.http.host, self.config.http.prefix)
 
     def path(self, path: str) -> str:
