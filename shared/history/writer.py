@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +55,8 @@ PRUNE_INTERVAL = 60.0
 FIRST_PRUNE = 5.0
 KNOWN_EVENTS = 100_000  # event ids remembered as written (their rows are not sent again)
 END = b""  # the notifier is stopping: write what is left and exit
+# The writer ends when the notifier says so or is gone, never on the signals that stop it.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def notifier_id() -> str:
@@ -115,17 +118,27 @@ class HistoryWriter:
     def _spawn(self) -> None:
         # A new interpreter, not a fork (the notifier has threads, and their locks, by now), in
         # a session of its own: a Ctrl-C or SIGTERM to the notifier's process group does not
-        # reach it, even while it starts, so a stopping notifier still hands over what it holds;
-        # it ends when the notifier says so, or is gone (end of the pipe).
+        # reach it, so a stopping notifier still hands over what it holds; it ends when the
+        # notifier says so, or is gone (end of the pipe). Between its fork and its new session
+        # the child is still in the notifier's group: the stop signals are held while it
+        # starts (the notifier takes them right after), and the writer ignores them.
         ours, theirs = multiprocessing.Pipe(duplex=True)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "shared.history.writer", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._process = subprocess.Popen(
+                writer_command(theirs.fileno()), pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         theirs.close()
-        ours.send_bytes(pickle.dumps((self.store.url, self.endpoints, self.retention,
-                                      self.notifier, self.log_config)))
         self._connection = ours
         self._in_flight = 0
+        try:
+            ours.send_bytes(pickle.dumps((self.store.url, self.endpoints, self.retention,
+                                          self.notifier, self.log_config)))
+        except OSError as exc:  # it died as it started: the feeder's next hand-over restarts it
+            log.error(kv("delivery history writer process did not start",
+                         error=f"{type(exc).__name__}: {exc}"))
 
     def _feed(self) -> None:
         while True:
@@ -169,6 +182,19 @@ class _KnownEvents(OrderedDict):
             self[event_id] = None
         while len(self) > KNOWN_EVENTS:
             self.popitem(last=False)
+
+
+def writer_command(fd: int) -> list[str]:
+    """The writer process's command line, given the descriptor of its end of the pipe."""
+    return [sys.executable, "-m", "shared.history.writer", str(fd)]
+
+
+def ignore_stop_signals() -> None:
+    """Ignore, then unblock, the stop signals the writer was started with held: ignoring drops
+    one that came while it started."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def writer_process(connection: Connection, url: str, endpoints: list[EndpointConfig],
@@ -266,5 +292,6 @@ class BatchWriter:
 
 
 if __name__ == "__main__":  # started by HistoryWriter._spawn: the pipe's descriptor, then settings
+    ignore_stop_signals()
     pipe = Connection(int(sys.argv[1]))
     writer_process(pipe, *pickle.loads(pipe.recv_bytes()))
