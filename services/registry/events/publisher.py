@@ -32,7 +32,6 @@ from typing import Any
 
 from kombu import Connection, Producer
 
-from services.registry.events.amqp_publish import ConfirmedPublisher
 from services.registry.events.spool import Spool
 from services.registry.metrics import (
     EVENTS_PUBLISHED,
@@ -44,7 +43,6 @@ from services.registry.metrics import (
 from shared.broker import (
     HEADER_ATTEMPTS,
     HEADER_ROUTING_KEY,
-    PUBLISH_IO_TIMEOUT,
     QueueConflict,
     Topology,
     connect,
@@ -70,9 +68,7 @@ class _BrokerLink:
         self.config = config
         self.topology = topology
         self.connection: Connection | None = None
-        # RabbitMQ: the lean confirmed publish (amqp_publish); Redis and the embedded broker:
-        # kombu's producer (their publish has written the event when it returns).
-        self.producer: ConfirmedPublisher | Producer | None = None
+        self.producer: Producer | None = None
         self.generation = 0
 
     def publish(self, routing_key: str, payload: dict[str, Any]) -> None:
@@ -82,24 +78,18 @@ class _BrokerLink:
             connection = connect(self.config, purpose="publish")
             try:
                 self.topology.declare(connection, enabled_endpoints(self.config))
-                channel = connection.default_channel
-                if ConfirmedPublisher.usable(connection):
-                    self.producer = ConfirmedPublisher(channel, self.topology.exchange.name,
-                                                       PUBLISH_IO_TIMEOUT)
-                else:
-                    self.producer = Producer(channel, serializer="json")
+                self.producer = Producer(connection.default_channel, serializer="json")
             except Exception:
                 _close_quietly(connection)
                 raise
             self.connection = connection
         headers = {HEADER_ROUTING_KEY: routing_key, HEADER_ATTEMPTS: 0}
         try:
-            if isinstance(self.producer, ConfirmedPublisher):
-                self.producer.publish(routing_key, payload, headers)
-            else:
-                self.producer.publish(payload, exchange=self.topology.exchange,
-                                      routing_key=routing_key, delivery_mode=2,
-                                      headers=headers, retry=False)
+            # Persistent, and on RabbitMQ confirmed (confirm_publish): it returns once the
+            # broker has the event, or raises and the event is spooled.
+            self.producer.publish(payload, exchange=self.topology.exchange,
+                                  routing_key=routing_key, delivery_mode=2,
+                                  headers=headers, retry=False)
         except Exception:
             self.close()
             raise
