@@ -18,9 +18,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-import redis
 from kombu import Connection
 
 from services.notifier.consumer import SHUTDOWN_GRACE, EndpointConsumer
@@ -37,7 +37,6 @@ from shared.broker import (
     topology_for,
 )
 from shared.broker.embedded import recover_claimed
-from shared.broker.redis_transport import client_for, recover_claims, warn_if_not_persistent
 from shared.config import Config
 from shared.history import HistoryStore, HistoryUnavailable, HistoryWriter, open_store
 from shared.history.writer import notifier_id
@@ -146,6 +145,29 @@ def _history(config: Config, stop: threading.Event) -> tuple[
     return store, writer, watcher
 
 
+def _redis_claims(config: Config, prepared: bool) -> Callable[[], None] | None:
+    """On a Redis broker, what puts the messages a dead notifier had claimed back in their queue
+    (called every :data:`RECOVERY_INTERVAL`); None on any other broker. Imported then only:
+    redis-py takes ~0.25 s to import, more than half of what a notifier imports to start."""
+    if not config.notifications.broker.redis:
+        return None
+    import redis
+
+    from shared.broker.redis_transport import client_for, recover_claims, warn_if_not_persistent
+
+    client = client_for(config.notifications.broker)
+    if prepared:  # the broker answered: its settings can be read
+        warn_if_not_persistent(client, log)
+
+    def recover() -> None:
+        try:
+            recover_claims(client, log)
+        except redis.RedisError as exc:  # an outage: the consumers report it
+            log.debug(kv("claim recovery skipped", error=exc))
+
+    return recover
+
+
 def run(config: Config, serve_debug: bool) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     stop = threading.Event()
@@ -194,9 +216,7 @@ def run(config: Config, serve_debug: bool) -> int:
         if server is not None:
             server.shutdown()
         return EXIT_QUEUE_CONFLICT
-    claims = client_for(config.notifications.broker)  # None unless the broker is Redis
-    if claims is not None and prepared:  # the broker answered: its settings can be read
-        warn_if_not_persistent(claims, log)
+    recover_redis_claims = _redis_claims(config, prepared)  # None unless the broker is Redis
     store, writer, watcher = _history(config, stop) if prepared else (None, None, None)
     recorder = DeliveryRecorder(writer)
     if prepared:
@@ -220,11 +240,8 @@ def run(config: Config, serve_debug: bool) -> int:
             recovered = recover_claimed(embedded)
             if recovered:
                 log.warning(kv("requeued messages of a dead notifier", count=recovered))
-        if claims is not None:
-            try:
-                recover_claims(claims, log)
-            except redis.RedisError as exc:  # an outage: the consumers report it
-                log.debug(kv("claim recovery skipped", error=exc))
+        if recover_redis_claims is not None:
+            recover_redis_claims()
     for consumer in consumers:
         consumer.join(SHUTDOWN_GRACE + 2)
     if writer is not None:

@@ -25,7 +25,6 @@ from services.registry.domain.purge import purge_uploads
 from services.registry.gc_tuning import settle_after_start
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
-from shared.broker.redis_transport import client_for, warn_if_not_persistent
 from shared.config import Config
 from shared.debug_http import BoundedThreadingMixIn
 from shared.listen import bind_address
@@ -174,8 +173,11 @@ def run(config: Config) -> int:
         config = _one_worker(config)
     if keep_freed_buffers():
         log.debug(kv("malloc tuned: freed body buffers are kept for reuse"))
-    broker = client_for(config.notifications.broker, timeout=1.0)
-    if broker is not None:
+    if config.notifications.broker.redis:
+        # Imported for a Redis broker only: redis-py takes ~0.25 s to import.
+        from shared.broker.redis_transport import client_for, warn_if_not_persistent
+
+        broker = client_for(config.notifications.broker, timeout=1.0)
         warn_if_not_persistent(broker, log)
         broker.close()  # before the fork: no worker inherits its socket
     RegistryServer(config).run()

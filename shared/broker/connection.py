@@ -23,7 +23,6 @@ from kombu import Connection
 from shared.broker.amqp_transport import BufferedAmqpTransport
 from shared.broker.embedded import AtomicFilesystemTransport, embedded_transport_options
 from shared.broker.kind import embedded_directory
-from shared.broker.redis_transport import ReliableRedisTransport
 from shared.config import Config
 
 CONSUME_HEARTBEAT = 30.0  # seconds: RabbitMQ and a consumer each drop a connection silent for two
@@ -146,5 +145,9 @@ def node_connection(config: Config, purpose: str = "consume", node: str | None =
         }
         if publish:
             options["socket_timeout"] = PUBLISH_IO_TIMEOUT
+        # Imported for a Redis broker only: redis-py takes ~0.25 s to import, more than half of
+        # what every registry, notifier and command imports to start.
+        from shared.broker.redis_transport import ReliableRedisTransport
+
         return Connection(url, transport=ReliableRedisTransport, transport_options=options)
     return Connection(url)

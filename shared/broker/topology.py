@@ -19,7 +19,6 @@ from shared.broker.names import (
     endpoint_queue_name,
     retry_queue_name,
 )
-from shared.broker.redis_transport import forget_claims
 from shared.broker.steps import retry_steps
 from shared.config import Config, EndpointConfig
 
@@ -199,6 +198,8 @@ class Topology:
                 _unbind(connection, channel, exchange, name)
             purged = int(channel._purge(name) or 0)
             if connection.transport.driver_type == "redis":
+                from shared.broker.redis_transport import forget_claims  # Redis only (slow import)
+
                 with channel.conn_or_acquire() as client:
                     purged += forget_claims(client, name)
             return purged

@@ -11,7 +11,8 @@ import uuid
 import pytest
 import redis
 
-from services.registry.cache import Descriptor, RedisBlobDescriptorCache, build_cache
+from services.registry.cache import Descriptor, build_cache
+from services.registry.cache.redis_cache import RedisBlobDescriptorCache
 from services.registry.metrics import CACHE_ERRORS, CACHE_HITS, CACHE_REQUESTS
 from shared.config import RedisConfig, parse_config
 from tests.conftest import free_port, start_private_redis
