@@ -51,11 +51,8 @@ class _TimedWriter(FileWriter):
         return self._inner.size
 
     def commit(self) -> None:
-        started = time.perf_counter()
-        try:
+        with _Timer(storage_action(self._driver, "WriterCommit")):
             self._inner.commit()
-        finally:
-            storage_action(self._driver, "WriterCommit").observe(time.perf_counter() - started)
 
     def cancel(self) -> None:
         self._inner.cancel()
