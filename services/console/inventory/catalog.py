@@ -12,6 +12,8 @@ pushes come from the delivery history, one query per page.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from services.console.history import History
@@ -57,9 +59,39 @@ def forget(summaries: TimedCache, repository: str) -> None:
     summaries.drop(lambda key: key[0] == "summary" and key[2] == repository)
 
 
-def _names(calls: RegistryCalls, summaries: TimedCache) -> list[str]:
-    # Sorted: a page starts after ``last`` by bisection.
-    return summaries.get(("names", calls.user), lambda: sorted(calls.repositories()))
+def _names(calls: RegistryCalls, summaries: TimedCache,
+           arriving: Callable[[str], None] | None = None) -> list[str]:
+    """Every name the user may list, sorted (a page starts after ``last`` by bisection).
+    ``arriving`` sees each name as the registry's pages bring it, when they are read now."""
+    def load() -> list[str]:
+        names = []
+        for name in calls.repositories():
+            names.append(name)
+            if arriving is not None:
+                arriving(name)
+        return sorted(names)
+
+    return summaries.get(("names", calls.user), load)
+
+
+class _EarlySummaries:
+    """The summaries of a search's first matches, started while the rest of the catalog is
+    still being read: the catalog comes in lexical order, so the first ``per_page`` matches
+    after ``last`` are known long before its last page (10,000 repositories: ten pages, ~0.2 s),
+    and their tags and sizes are read meanwhile instead of after."""
+
+    def __init__(self, load: Callable[[str], Future], needle: str, last: str, per_page: int):
+        self._load = load
+        self._needle = needle
+        self._last = last
+        self._per_page = per_page
+        self.started: dict[str, Future] = {}
+        self.reading = True  # a background refresh of the names, later, starts nothing
+
+    def __call__(self, name: str) -> None:
+        if (self.reading and len(self.started) < self._per_page and name > self._last
+                and self._needle in name.lower()):
+            self.started[name] = self._load(name)
 
 
 def _browse(calls: RegistryCalls, summaries: TimedCache, last: str,
@@ -72,17 +104,28 @@ def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, his
            query: str = "", last: str = "", per_page: int = PER_PAGE) -> RepositoryPage:
     """A page of repositories by name, after ``last``; with ``query``, those whose name
     contains it (any case)."""
+    def summary(name: str) -> Future:
+        return pool().submit(_summary, calls, cache, summaries, name)
+
     needle = query.strip().lower()
     total: int | None = None
+    early: dict[str, Future] = {}
     if needle:
-        matched = [n for n in _names(calls, summaries) if needle in n.lower()]
+        arriving = _EarlySummaries(summary, needle, last, per_page)
+        try:
+            names = _names(calls, summaries, arriving)
+        finally:
+            arriving.reading = False
+        early = arriving.started
+        matched = [n for n in names if needle in n.lower()]
         total = len(matched)
         start = bisect.bisect_right(matched, last) if last else 0
         shown = matched[start:start + per_page]
         following = shown[-1] if start + per_page < len(matched) else None
     else:
         shown, following = _browse(calls, summaries, last, per_page)
-    items = list(pool().map(lambda n: _summary(calls, cache, summaries, n), shown))
+    futures = [early.get(n) or summary(n) for n in shown]
+    items = [f.result() for f in futures]
     pushed = history.last_pushes_or_none(shown) or {}
     items = [RepositorySummary(s.name, s.tags, s.size, pushed.get(s.name)) for s in items]
     return RepositoryPage(query=query, last=last, next=following, total=total, items=tuple(items))

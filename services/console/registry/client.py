@@ -222,8 +222,10 @@ class RegistryCalls:
         """Whose calls these are: the key of what the console caches per user."""
         return self.credentials.username if self.credentials else ""
 
-    def repositories(self) -> list[str]:
-        return list(self._pages("/v2/_catalog", "repositories"))
+    def repositories(self) -> Iterator[str]:
+        """Every name in the catalog, a page of ``PAGE`` at a time, yielded as each page
+        arrives."""
+        return self._pages("/v2/_catalog", "repositories")
 
     def catalog_page(self, n: int, last: str | None = None) -> tuple[list[str], str | None]:
         """One page of the catalog (``?n=&last=``): names, and the ``last`` of the next page."""

@@ -40,16 +40,16 @@ def iter_repositories(driver: StorageDriver, after: str | None = None) -> Iterat
     a heap of paths: a folder is looked into when it is the smallest path known, and each of its
     names is larger than the folder's own, so every name comes out in order. A subtree wholly
     at or before ``after`` is never looked into. Folders starting with ``_`` are the registry's
-    own and never part of a name."""
+    own and never part of a name.
+
+    Each folder costs one listing and no stat: every driver raises ``PathNotFound`` listing a
+    file, as it does for a folder deleted since its parent was listed."""
     pending = _children(driver, "", after)
     heapq.heapify(pending)
     while pending:
         name = heapq.heappop(pending)
-        path = f"{layout.REPOSITORIES}/{name}"
-        if not is_directory(driver, path):
-            continue
         try:
-            children = driver.list(path)
+            children = driver.list(f"{layout.REPOSITORIES}/{name}")
         except PathNotFound:
             continue
         leaves = [child.rsplit("/", 1)[-1] for child in children]

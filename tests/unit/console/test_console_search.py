@@ -1,0 +1,59 @@
+"""A cold search reads every name in the catalog (the total it shows needs them all), but the
+summaries of the matches it shows start as soon as those matches have arrived."""
+
+from __future__ import annotations
+
+import threading
+
+from services.console.inventory.catalog import search
+from services.console.inventory.store import ContentCache, TimedCache
+from services.console.registry.client import RegistryError
+
+NAMES = [f"team-{t:03d}/app-{a:02d}" for t in range(40) for a in range(100)]
+
+
+class Catalog:
+    """The registry's catalog, page by page; the last page waits (up to 5 s) until the first
+    match's tags were asked for."""
+
+    def __init__(self) -> None:
+        self.user = "reader"
+        self.first_tags = threading.Event()
+        self.overlapped = False
+        self.tags_asked: list[str] = []
+
+    def repositories(self):
+        for start in range(0, len(NAMES), 1000):
+            if start + 1000 >= len(NAMES):
+                self.overlapped = self.first_tags.wait(5)
+            yield from NAMES[start:start + 1000]
+
+    def tags(self, name: str) -> list[str]:
+        self.tags_asked.append(name)
+        self.first_tags.set()
+        raise RegistryError(403)  # no pull right: a summary without a size, no manifest read
+
+
+class NoHistory:
+    def last_pushes_or_none(self, names):
+        return {}
+
+
+def test_the_shown_matches_summaries_start_before_the_last_catalog_page():
+    calls = Catalog()
+    page = search(calls, ContentCache(), TimedCache(), NoHistory(), query="APP-42", per_page=25)
+    assert calls.overlapped
+    assert page.total == 40
+    assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25)]
+    assert page.next == "team-024/app-42"
+    assert sorted(calls.tags_asked) == [s.name for s in page.items]  # each once, none more
+
+
+def test_a_page_after_last_starts_the_summaries_of_its_own_matches():
+    calls = Catalog()
+    page = search(calls, ContentCache(), TimedCache(), NoHistory(), query="app-42",
+                  last="team-024/app-42", per_page=25)
+    assert calls.overlapped
+    assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25, 40)]
+    assert page.next is None
+    assert sorted(calls.tags_asked) == [s.name for s in page.items]
