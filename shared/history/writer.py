@@ -54,6 +54,12 @@ HEARTBEAT_INTERVAL = 10.0
 PRUNE_INTERVAL = 60.0
 FIRST_PRUNE = 5.0
 KNOWN_EVENTS = 100_000  # event ids remembered as written (their rows are not sent again)
+# A writer process that dies young is restarted after a wait, doubled each time it dies young
+# again: one that can never start (a broken install, killed for memory at once) would otherwise
+# cost a Python start-up every FEED_INTERVAL.
+RESTART_WAIT_MIN = 1.0
+RESTART_WAIT_MAX = 60.0
+LIVED_LONG = 60.0  # seconds: a writer that lived this long is restarted at once
 END = b""  # the notifier is stopping: write what is left and exit
 # The writer ends when the notifier says so or is gone, never on the signals that stop it.
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -83,6 +89,8 @@ class HistoryWriter:
         self._stop = threading.Event()
         self._feeder: threading.Thread | None = None
         self._process = None
+        self._spawned = 0.0  # monotonic time of the last start
+        self._restart_wait = 0.0
         self._connection: Connection | None = None
 
     def record(self, settled: Settled) -> None:
@@ -123,6 +131,7 @@ class HistoryWriter:
         # the child is still in the notifier's group: the stop signals are held while it
         # starts (the notifier takes them right after), and the writer ignores them.
         ours, theirs = multiprocessing.Pipe(duplex=True)
+        self._spawned = time.monotonic()
         held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             self._process = subprocess.Popen(
@@ -157,12 +166,23 @@ class HistoryWriter:
             except (OSError, EOFError) as exc:  # the writer process died: start another
                 lost = self._in_flight + len(batch)
                 HISTORY_DROPPED.inc(lost)
+                wait = self._next_restart_wait()
                 log.error(kv("delivery history writer process ended, restarting it", lost=lost,
-                             error=f"{type(exc).__name__}: {exc}"))
-                if stopping:
+                             restart_in=f"{wait:g}s", error=f"{type(exc).__name__}: {exc}"))
+                if stopping or self._stop.wait(wait):
                     return
                 self._spawn()
             HISTORY_BACKLOG.set(len(self._pending) + self._in_flight)
+
+    def _next_restart_wait(self) -> float:
+        """At once after a writer that lived long; after one that died young, RESTART_WAIT_MIN
+        doubled for each young death in a row, up to RESTART_WAIT_MAX."""
+        if time.monotonic() - self._spawned >= LIVED_LONG:
+            self._restart_wait = 0.0
+        else:
+            self._restart_wait = min(max(self._restart_wait * 2, RESTART_WAIT_MIN),
+                                     RESTART_WAIT_MAX)
+        return self._restart_wait
 
     def _read_acks(self) -> None:
         while self._connection.poll():
