@@ -16,11 +16,11 @@ from services.console.history.deadletters import (
     purge,
     replay,
 )
-from services.console.history.delivery import delivery_page
-from services.console.history.endpoints import configured, endpoint_page, endpoints, summary_json
+from services.console.history.endpoints import endpoint_page, endpoints, summary_json
 from services.console.history.events import EventQuery, search
 from services.console.history.overview import overview_page
 from services.console.history.times import BadFilter, parse_choice, parse_int, parse_time
+from services.console.lookups import delivery_or_404, endpoint_or_404
 from services.console.pages.forms import confirmed, field, field_list, form
 from services.console.views import Views
 from shared.history.records import STATES
@@ -30,12 +30,6 @@ MAX_LIMIT = 500
 
 def _limit(req: falcon.Request, default: int) -> int:
     return min(MAX_LIMIT, max(1, parse_int(req.get_param("limit"), "limit") or default))
-
-
-def _endpoint_known(v: Views, name: str) -> None:
-    if configured(v.config, name) is None:
-        raise falcon.HTTPNotFound(title="ENDPOINT_UNKNOWN",
-                                  description=f"no endpoint named {name!r} in the configuration")
 
 
 class OverviewApi:
@@ -98,11 +92,7 @@ class DeliveryApi:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, event_id: str) -> None:
         v = self.views
-        page = delivery_page(v.config, v.history.require(), event_id)
-        if page is None:
-            raise falcon.HTTPNotFound(title="EVENT_UNKNOWN",
-                                      description=f"the delivery history has no event {event_id}")
-        send_json(resp, page.to_json())
+        send_json(resp, delivery_or_404(v.config, v.history.require(), event_id).to_json())
 
 
 class DeliveryResendApi:
@@ -116,7 +106,7 @@ class DeliveryResendApi:
 
         v = self.views
         endpoint = field(form(req), "endpoint")
-        _endpoint_known(v, endpoint)
+        endpoint_or_404(v.config, endpoint)
         resend_one(v.config, v.history.require(), event_id, endpoint)
         send_json(resp, {"resent": {"event_id": event_id, "endpoint": endpoint}})
 
@@ -138,7 +128,7 @@ class EndpointApi:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         v = self.views
-        _endpoint_known(v, name)
+        endpoint_or_404(v.config, name)
         page = endpoint_page(v.config, v.history, name,
                              parse_choice(req.get_param("state"), "state", STATES),
                              req.get_param("cursor"))
@@ -160,7 +150,7 @@ class EndpointActionApi:
         v = self.views
         if action not in ("pause", "resume", "test", "resend"):
             raise falcon.HTTPNotFound(title="NOT_FOUND", description=f"no action {action!r}")
-        _endpoint_known(v, name)
+        endpoint_or_404(v.config, name)
         store = v.history.require()
         if action == "pause":
             changed = ops.pause_endpoint(v.config, store, name,

@@ -6,8 +6,7 @@ from urllib.parse import quote, urlencode
 
 import falcon
 
-from services.console.history.delivery import delivery_page
-from services.console.history.endpoints import configured
+from services.console.lookups import delivery_or_404, endpoint_or_404
 from services.console.pages.forms import field, form, notice
 from services.console.views import Views
 
@@ -18,10 +17,7 @@ class DeliveryPage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, event_id: str) -> None:
         v = self.views
-        page = delivery_page(v.config, v.history.require(), event_id)
-        if page is None:
-            raise falcon.HTTPNotFound(title="EVENT_UNKNOWN",
-                                      description=f"the delivery history has no event {event_id}")
+        page = delivery_or_404(v.config, v.history.require(), event_id)
         v.render(req, resp, "delivery.html", title=f"Event {event_id}", page=page,
                  notice=notice(req))
 
@@ -37,9 +33,7 @@ class DeliveryResend:
 
         v = self.views
         endpoint = field(form(req), "endpoint")
-        if configured(v.config, endpoint) is None:
-            raise falcon.HTTPNotFound(title="ENDPOINT_UNKNOWN",
-                                      description=f"no endpoint named {endpoint!r}")
+        endpoint_or_404(v.config, endpoint)
         resend_one(v.config, v.history.require(), event_id, endpoint)
         query = urlencode({"done": "resent", "count": 1})
         raise falcon.HTTPSeeOther(f"/deliveries/{quote(event_id)}?{query}")

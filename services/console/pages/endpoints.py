@@ -7,8 +7,9 @@ from urllib.parse import quote, urlencode
 
 import falcon
 
-from services.console.history.endpoints import configured, endpoint_page, endpoints
+from services.console.history.endpoints import endpoint_page, endpoints
 from services.console.history.times import BadFilter, parse_choice, parse_time
+from services.console.lookups import endpoint_or_404
 from services.console.pages.forms import confirmed, field, form, notice
 from services.console.views import Views
 from shared.history.records import STATES
@@ -60,9 +61,7 @@ class EndpointAction:
         v = self.views
         if action not in self.ACTIONS:
             raise falcon.HTTPNotFound(title="NOT_FOUND", description=f"no action {action!r}")
-        if configured(v.config, name) is None:
-            raise falcon.HTTPNotFound(title="ENDPOINT_UNKNOWN",
-                                      description=f"no endpoint named {name!r} in the configuration")
+        endpoint_or_404(v.config, name)
         store = v.history.require()
         if action == "pause":
             changed = ops.pause_endpoint(v.config, store, name, by=f"console:{req.context.session.user}")

@@ -110,6 +110,32 @@ def test_the_console_reads_what_the_notifiers_wrote(tmp_path, history):
     assert client.simulate_post("/api/endpoints/ci/resume", headers=act).json["changed"] is True
 
 
+def test_an_unknown_event_or_endpoint_is_the_same_404_on_a_page_and_its_api_twin(tmp_path,
+                                                                                  history):
+    config, client = console(tmp_path, history)
+    known = event("demo/app", "v1")
+    now = time.time()
+    record(config, [Settled("ci", known, "manifest.push", "delivered", now, fanout=True)])
+    cookie = session(client)
+    token = client.simulate_get("/api/session", headers=cookie).json["csrf_token"]
+    act = {**cookie, "X-CSRF-Token": token}
+    missing = str(uuid.uuid4())
+
+    def refusal(r) -> tuple[int, str]:
+        return r.status_code, r.text  # the API's {"errors": [{"code": ...}]} or the page
+
+    for path in (f"/deliveries/{missing}", f"/api/deliveries/{missing}"):
+        status, text = refusal(client.simulate_get(path, headers=cookie))
+        assert status == 404 and "EVENT_UNKNOWN" in text, (path, text)
+    for path in (f"/deliveries/{known['id']}/resend", f"/api/deliveries/{known['id']}/resend",
+                 "/endpoints/nope/pause", "/api/endpoints/nope/pause"):
+        status, text = refusal(client.simulate_post(path, headers=act,
+                                                    params={"endpoint": "nope"}))
+        assert status == 404 and "ENDPOINT_UNKNOWN" in text, (path, text)
+    status, text = refusal(client.simulate_get("/api/endpoints/nope", headers=cookie))
+    assert status == 404 and "ENDPOINT_UNKNOWN" in text
+
+
 @pytest.mark.parametrize("history, reason", [
     ({"disabled": True}, "disabled"),
     # Nothing listens there: the connection is refused at once.
