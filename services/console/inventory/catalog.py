@@ -74,6 +74,11 @@ def _names(calls: RegistryCalls, summaries: TimedCache,
     return summaries.get(("names", calls.user), load)
 
 
+def _matches(name: str, needle: str) -> bool:
+    """Whether a search for ``needle`` (lowered) finds ``name``: any part of it, any case."""
+    return needle in name.lower()
+
+
 class _EarlySummaries:
     """The summaries of a search's first matches, started while the rest of the catalog is
     still being read: the catalog comes in lexical order, so the first ``per_page`` matches
@@ -90,7 +95,7 @@ class _EarlySummaries:
 
     def __call__(self, name: str) -> None:
         if (self.reading and len(self.started) < self._per_page and name > self._last
-                and self._needle in name.lower()):
+                and _matches(name, self._needle)):
             self.started[name] = self._load(name)
 
 
@@ -117,7 +122,7 @@ def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, his
         finally:
             arriving.reading = False
         early = arriving.started
-        matched = [n for n in names if needle in n.lower()]
+        matched = [n for n in names if _matches(n, needle)]
         total = len(matched)
         start = bisect.bisect_right(matched, last) if last else 0
         shown = matched[start:start + per_page]

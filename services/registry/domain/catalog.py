@@ -17,15 +17,6 @@ from services.registry.storage.driver import PathNotFound, StorageDriver
 _REPOSITORY_MARKERS = ("_layers", "_manifests")
 
 
-def is_directory(driver: StorageDriver, path: str) -> bool:
-    """False too for what was deleted since its folder was listed (a repository being
-    deleted, an upload being finished): a listing must not fail on it."""
-    try:
-        return driver.stat(path).is_dir
-    except PathNotFound:
-        return False
-
-
 def repositories(driver: StorageDriver) -> list[str]:
     """Every repository with a ``_layers`` or ``_manifests`` folder, sorted."""
     return list(iter_repositories(driver))

@@ -7,7 +7,6 @@ import calendar
 import time
 
 from services.registry.domain import layout
-from services.registry.domain.catalog import is_directory
 from services.registry.storage.driver import LockBusy, PathNotFound, StorageDriver
 
 
@@ -36,7 +35,8 @@ def _upload_dirs(driver: StorageDriver, path: str) -> list[str]:
                 out.extend(driver.list(child))
             except PathNotFound:
                 continue
-        elif not leaf.startswith("_") and is_directory(driver, child):
+        elif not leaf.startswith("_"):
+            # A file, or a folder deleted since, lists as PathNotFound: no stat first.
             out.extend(_upload_dirs(driver, child))
     return out
 
