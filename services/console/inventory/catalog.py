@@ -12,6 +12,7 @@ pushes come from the delivery history, one query per page.
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -59,10 +60,8 @@ def forget(summaries: TimedCache, repository: str) -> None:
     summaries.drop(lambda key: key[0] == "summary" and key[2] == repository)
 
 
-def _names(calls: RegistryCalls, summaries: TimedCache,
-           arriving: Callable[[str], None] | None = None) -> list[str]:
-    """Every name the user may list, sorted (a page starts after ``last`` by bisection).
-    ``arriving`` sees each name as the registry's pages bring it, when they are read now."""
+def _read_names(calls: RegistryCalls, arriving: Callable[[str], None] | None = None
+                ) -> Callable[[], list[str]]:
     def load() -> list[str]:
         names = []
         for name in calls.repositories():
@@ -71,7 +70,46 @@ def _names(calls: RegistryCalls, summaries: TimedCache,
                 arriving(name)
         return sorted(names)
 
-    return summaries.get(("names", calls.user), load)
+    return load
+
+
+def _names(calls: RegistryCalls, summaries: TimedCache,
+           arriving: Callable[[str], None] | None = None) -> list[str]:
+    """Every name the user may list, sorted (a page starts after ``last`` by bisection).
+    ``arriving`` sees each name as the registry's pages bring it, when they are read now."""
+    return summaries.get(("names", calls.user), _read_names(calls, arriving))
+
+
+class _NameFeed:
+    """The names a reading in the background has brought so far, passed on to whoever follows
+    it: a search that finds its user's names being read starts the summaries of its matches as
+    they arrive, as when it reads the names itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: list[str] = []
+        self._followers: list[Callable[[str], None]] = []
+
+    def __call__(self, name: str) -> None:
+        with self._lock:  # held while followers see it: each sees every name once, in order
+            self._seen.append(name)
+            for follower in self._followers:
+                follower(name)
+
+    def follow(self, follower: Callable[[str], None]) -> None:
+        with self._lock:
+            for name in self._seen:
+                follower(name)
+            self._followers.append(follower)
+
+
+def read_names_ahead(calls: RegistryCalls, summaries: TimedCache) -> None:
+    """Start reading every name the user may list, in the background, unless kept: called at
+    sign-in and by the repository list, so that a first search finds them read. A search needs
+    every name, and reading them is a walk of the registry's whole storage (10,000
+    repositories: ten catalog pages, a quarter of a second)."""
+    feed = _NameFeed()
+    summaries.load_ahead(("names", calls.user), _read_names(calls, feed), progress=feed)
 
 
 def _matches(name: str, needle: str) -> bool:
@@ -95,7 +133,7 @@ class _EarlySummaries:
 
     def __call__(self, name: str) -> None:
         if (self.reading and len(self.started) < self._per_page and name > self._last
-                and _matches(name, self._needle)):
+                and name not in self.started and _matches(name, self._needle)):
             self.started[name] = self._load(name)
 
 
@@ -117,6 +155,9 @@ def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, his
     early: dict[str, Future] = {}
     if needle:
         arriving = _EarlySummaries(summary, needle, last, per_page)
+        feed = summaries.in_progress(("names", calls.user))
+        if feed is not None:  # being read since the sign-in: its names so far, and the rest
+            feed.follow(arriving)
         try:
             names = _names(calls, summaries, arriving)
         finally:
@@ -129,6 +170,7 @@ def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, his
         following = shown[-1] if start + per_page < len(matched) else None
     else:
         shown, following = _browse(calls, summaries, last, per_page)
+        read_names_ahead(calls, summaries)  # for the search box above the list
     futures = [early.get(n) or summary(n) for n in shown]
     items = [f.result() for f in futures]
     pushed = history.last_pushes_or_none(shown) or {}

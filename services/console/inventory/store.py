@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from shared.logfmt import kv
@@ -60,10 +60,13 @@ class TimedCache:
         self._entries = entries
         self._data: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._loading: set[tuple] = set()
+        # Loads started before anyone asked, and what each has brought so far (its caller's).
+        self._ahead: dict[tuple, tuple[Future, Any]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple, load: Callable[[], Any]) -> Any:
-        """The value for ``key``: kept, or kept and refreshed in the background, or loaded now."""
+        """The value for ``key``: kept, or kept and refreshed in the background, or loaded now
+        (or by the load :meth:`load_ahead` started, when one runs)."""
         now = time.monotonic()
         with self._lock:
             found = self._data.get(key)
@@ -75,9 +78,53 @@ class TimedCache:
                         self._loading.add(key)
                         _refresher.submit(self._refresh, key, load)
                     return found[1]
+            ahead = self._ahead.get(key)
+        if ahead is not None:
+            if ahead[0].cancel():  # still queued behind other loads: sooner read here
+                with self._lock:
+                    self._ahead.pop(key, None)
+            else:
+                try:
+                    return ahead[0].result()
+                except Exception:  # it failed (and logged) in the background: ask again, now
+                    pass
         value = load()
         self.put(key, value)
         return value
+
+    def load_ahead(self, key: tuple, load: Callable[[], Any], progress: Any = None) -> None:
+        """Start loading ``key`` in the background unless it is kept or being loaded: what a
+        person will likely ask for next (every repository name, for the search box) is then
+        read while they look at something else, and a :meth:`get` meanwhile waits for it
+        rather than reading it a second time. ``progress``, which ``load`` feeds, is what
+        :meth:`in_progress` gives meanwhile."""
+        with self._lock:
+            found = self._data.get(key)
+            if key in self._ahead or (found is not None
+                                      and time.monotonic() - found[0] < self.stale):
+                return
+            # Submitted under the lock: the load cannot end (and forget itself) before it is
+            # known here.
+            self._ahead[key] = (_refresher.submit(self._load_ahead, key, load), progress)
+
+    def in_progress(self, key: tuple) -> Any:
+        """The ``progress`` of the load :meth:`load_ahead` runs for ``key``; None if none runs."""
+        with self._lock:
+            ahead = self._ahead.get(key)
+        return ahead[1] if ahead is not None else None
+
+    def _load_ahead(self, key: tuple, load: Callable[[], Any]) -> Any:
+        try:
+            value = load()
+            self.put(key, value)
+            return value
+        except Exception as exc:  # whoever asks for it meets the error itself, and is told
+            log.debug(kv("console cache load ahead failed", key=key[0],
+                         error=type(exc).__name__))
+            raise
+        finally:
+            with self._lock:
+                self._ahead.pop(key, None)
 
     def _refresh(self, key: tuple, load: Callable[[], Any]) -> None:
         try:

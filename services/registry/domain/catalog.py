@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
+from functools import partial
 
 from services.registry.domain import layout
 from services.registry.domain.errors import RegistryError
@@ -34,7 +35,12 @@ def iter_repositories(driver: StorageDriver, after: str | None = None) -> Iterat
     own and never part of a name.
 
     Each folder costs one listing and no stat: every driver raises ``PathNotFound`` listing a
-    file, as it does for a folder deleted since its parent was listed."""
+    file, as it does for a folder deleted since its parent was listed. The whole walk is one
+    ``Walk`` in the storage metrics, as the reference's catalog is."""
+    return driver.walk_with(partial(_walk, after=after))
+
+
+def _walk(driver: StorageDriver, after: str | None) -> Iterator[str]:
     pending = _children(driver, "", after)
     heapq.heapify(pending)
     while pending:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
+
+T = TypeVar("T")
 
 
 class PathNotFound(FileNotFoundError):
@@ -131,6 +133,13 @@ class StorageDriver(ABC):
     @abstractmethod
     def delete(self, path: str) -> None:
         """Delete a file or a whole directory tree."""
+
+    def walk_with(self, steps: Callable[[StorageDriver], Iterator[T]]) -> Iterator[T]:
+        """``steps(driver)``: a walk of the tree made of the driver's own calls (the catalog's:
+        a listing per folder), timed where calls are timed as one ``Walk``, not one ``List`` a
+        folder. The reference's catalog is one ``Walk`` too, and an observation per folder cost
+        10,000 repositories' catalog a fifth of its time."""
+        return steps(self)
 
     def walk(self, path: str) -> Iterator[FileInfo]:
         """Every file and directory under ``path``, depth first."""

@@ -72,6 +72,18 @@ def _makedirs(directory: str) -> list[str]:
     return missing
 
 
+def _relative(path: str) -> str:
+    """``path`` without its leading, trailing and doubled slashes; never above the root.
+    Called for every file a request touches (and every folder a catalog walks): plain string
+    work, no split-and-join unless a slash is doubled."""
+    rel = path.strip("/")
+    if "//" in rel:
+        rel = "/".join(p for p in rel.split("/") if p)
+    if _DOT_SEGMENT.search(rel):
+        raise ValueError(f"invalid storage path {path!r}")
+    return rel
+
+
 class FilesystemDriver(StorageDriver):
     name = "filesystem"
 
@@ -80,12 +92,7 @@ class FilesystemDriver(StorageDriver):
         os.makedirs(self.root, exist_ok=True)
 
     def _full(self, path: str) -> str:
-        # Called for every file a request touches: plain string work, no split-and-join.
-        rel = path.strip("/")
-        if "//" in rel:
-            rel = "/".join(p for p in rel.split("/") if p)
-        if _DOT_SEGMENT.search(rel):
-            raise ValueError(f"invalid storage path {path!r}")
+        rel = _relative(path)
         return f"{self.root}/{rel}" if rel else self.root
 
     def get_content(self, path: str) -> bytes:
@@ -161,13 +168,12 @@ class FilesystemDriver(StorageDriver):
                         mod_time=st.st_mtime)
 
     def list(self, path: str) -> list[str]:
-        full = self._full(path)
+        rel = _relative(path)
         try:
-            names = os.listdir(full)
+            names = os.listdir(f"{self.root}/{rel}" if rel else self.root)
         except (FileNotFoundError, NotADirectoryError):
             raise PathNotFound(path) from None
-        base = "/" + "/".join(p for p in path.split("/") if p)
-        base = base.rstrip("/")
+        base = f"/{rel}" if rel else ""
         # Our own bookkeeping (files being written, an upload's lock) is not content.
         return sorted(f"{base}/{n}" for n in names
                       if not n.startswith(".tmp-") and n != LOCK_FILE)

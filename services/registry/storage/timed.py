@@ -11,12 +11,12 @@ calling ``stat``) stay one observation, the outer call.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 
 from services.registry.metrics import storage_action
-from services.registry.storage.driver import FileInfo, FileWriter, StorageDriver
+from services.registry.storage.driver import FileInfo, FileWriter, StorageDriver, T
 
 
 class _Timer:
@@ -119,7 +119,11 @@ class TimedDriver(StorageDriver):
             raise
         return self._timed_steps(items, time.perf_counter() - started)
 
-    def _timed_steps(self, items: Iterator[FileInfo], spent: float) -> Iterator[FileInfo]:
+    def walk_with(self, steps: Callable[[StorageDriver], Iterator[T]]) -> Iterator[T]:
+        # The steps call the inner driver: none of their listings is observed on its own.
+        return self._timed_steps(steps(self.inner), 0.0)
+
+    def _timed_steps(self, items: Iterator[T], spent: float) -> Iterator[T]:
         try:
             while True:
                 started = time.perf_counter()

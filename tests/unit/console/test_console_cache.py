@@ -57,3 +57,52 @@ def test_dropped_entries_are_loaded_again():
     cache.drop(lambda key: key[2] == "demo/app")
     assert cache.get(("summary", "alice", "demo/app"), load) == 3
     assert cache.get(("summary", "bob", "other"), load) == 2
+
+
+def test_a_get_while_a_load_runs_ahead_waits_for_it_instead_of_loading_again():
+    cache, load = TimedCache(ttl=60), Loads()
+    load.release.clear()
+    cache.load_ahead(("names", "alice"), load, progress="so far")
+    assert cache.in_progress(("names", "alice")) == "so far"
+    got: list[int] = []
+    asker = threading.Thread(target=lambda: got.append(cache.get(("names", "alice"), load)))
+    asker.start()
+    time.sleep(0.1)
+    assert not got  # waiting for the load ahead, not loading on its own
+    load.release.set()
+    asker.join(5)
+    assert got == [1] and load.count == 1
+    assert cache.in_progress(("names", "alice")) is None
+    cache.load_ahead(("names", "alice"), load)  # kept: nothing to read ahead
+    time.sleep(0.1)
+    assert load.count == 1 and cache.get(("names", "alice"), load) == 1
+
+
+def test_a_get_after_a_failed_load_ahead_loads_on_its_own():
+    cache, load = TimedCache(ttl=60), Loads()
+    load.fail = True
+    cache.load_ahead(("names", "alice"), load)
+    wait_until(lambda: cache.in_progress(("names", "alice")) is None and load.count == 1, 5,
+               "the failed load ahead")
+    load.fail = False
+    assert cache.get(("names", "alice"), load) == 2
+
+
+def test_a_get_reads_on_its_own_rather_than_wait_behind_other_loads():
+    from services.console.inventory import store
+
+    cache = TimedCache(ttl=60)
+    busy = [Loads() for _ in range(store._refresher._max_workers)]
+    load = Loads()
+    try:
+        for i, blocked in enumerate(busy):
+            blocked.release.clear()
+            cache.load_ahead(("names", f"user-{i}"), blocked)
+        cache.load_ahead(("names", "alice"), load)  # queued: every loading thread is busy
+        assert cache.get(("names", "alice"), load) == 1
+    finally:
+        for blocked in busy:
+            blocked.release.set()
+    wait_until(lambda: all(cache.in_progress(("names", f"user-{i}")) is None
+                           for i in range(len(busy))), 5, "the other loads")
+    assert load.count == 1 and cache.in_progress(("names", "alice")) is None

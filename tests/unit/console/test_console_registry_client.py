@@ -1,8 +1,11 @@
 """Pieces of the console's registry client: token scopes, challenges, pagination links."""
 
+import http.server
+import threading
+
 import requests
 
-from services.console.registry.client import _next_last, _scope_for
+from services.console.registry.client import Credentials, RegistryClient, _next_last, _scope_for
 from services.console.registry.tokens import TokenCache, parse_challenge
 
 
@@ -36,3 +39,39 @@ def test_tokens_are_kept_per_user_and_scope():
     cache.put("alice", "repository:a:pull", "t1", expires_in=300)
     assert cache.get("alice", "repository:a:pull") == "t1"
     assert cache.get("bob", "repository:a:pull") is None
+
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.seen.append(self.path)  # a proxy is sent the whole URL
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_environments_proxy_for_the_registry_is_used_and_read_once(monkeypatch):
+    # requests reads every environment variable twice a call to find a proxy; the console's
+    # calls all go to one registry, whose proxy the environment names once, at the start.
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = RegistryClient("http://registry.invalid:5000", "basic", "secret")
+        monkeypatch.delenv("HTTP_PROXY")
+        client.as_user(Credentials("alice", "pw")).ping()
+        assert _Proxy.seen == ["http://registry.invalid:5000/v2/"]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.setenv("NO_PROXY", "registry.invalid")
+        assert RegistryClient("http://registry.invalid:5000", "basic", "secret")._proxies == {}
+    finally:
+        proxy.shutdown()

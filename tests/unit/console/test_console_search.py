@@ -1,13 +1,15 @@
 """A cold search reads every name in the catalog (the total it shows needs them all), but the
-summaries of the matches it shows start as soon as those matches have arrived."""
+summaries of the matches it shows start as soon as those matches have arrived, whether the
+search reads the names itself or finds them being read since its user signed in."""
 
 from __future__ import annotations
 
 import threading
 
-from services.console.inventory.catalog import search
+from services.console.inventory.catalog import read_names_ahead, search
 from services.console.inventory.store import ContentCache, TimedCache
 from services.console.registry.client import RegistryError
+from tests.integration.notifications.support import wait_until
 
 NAMES = [f"team-{t:03d}/app-{a:02d}" for t in range(40) for a in range(100)]
 
@@ -21,8 +23,10 @@ class Catalog:
         self.first_tags = threading.Event()
         self.overlapped = False
         self.tags_asked: list[str] = []
+        self.readings = 0
 
     def repositories(self):
+        self.readings += 1
         for start in range(0, len(NAMES), 1000):
             if start + 1000 >= len(NAMES):
                 self.overlapped = self.first_tags.wait(5)
@@ -57,3 +61,29 @@ def test_a_page_after_last_starts_the_summaries_of_its_own_matches():
     assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25, 40)]
     assert page.next is None
     assert sorted(calls.tags_asked) == [s.name for s in page.items]
+
+
+def test_a_search_while_the_names_are_read_ahead_joins_that_reading_and_starts_early():
+    calls, summaries = Catalog(), TimedCache()
+    read_names_ahead(calls, summaries)  # as the sign-in does
+    page = search(calls, ContentCache(), summaries, NoHistory(), query="app-42", per_page=25)
+    assert calls.readings == 1  # the catalog read once, not again by the search
+    assert calls.overlapped  # its first match's summary asked before the last catalog page
+    assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25)]
+    assert sorted(calls.tags_asked) == [s.name for s in page.items]
+
+
+class Browsing(Catalog):
+    def catalog_page(self, n, last=None):
+        start = NAMES.index(last) + 1 if last else 0
+        return NAMES[start:start + n], NAMES[start + n - 1]
+
+
+def test_the_repository_list_reads_every_name_ahead_for_its_search_box():
+    calls, summaries = Browsing(), TimedCache()
+    calls.first_tags.set()
+    search(calls, ContentCache(), summaries, NoHistory(), per_page=25)
+    wait_until(lambda: summaries.in_progress(("names", "reader")) is None
+               and calls.readings == 1, 5, "the names read ahead")
+    search(calls, ContentCache(), summaries, NoHistory(), query="app-42", per_page=25)
+    assert calls.readings == 1  # the search found them read
