@@ -8,7 +8,8 @@ timeout (after which the notifiers would restore it: a copy).
 What stays parked is parked again as a new message (confirmed, then the one read acknowledged),
 not returned: a RabbitMQ quorum queue counts every return and drops a message past its delivery
 limit (20 by default since 4.0), so returning would lose a dead letter listed that often. They
-keep their order; a crash between the two steps leaves a copy twice. A parked message that is
+keep their order; a crash between the two steps leaves a copy twice. A listing on the embedded
+broker takes nothing: its messages are files, read in place. A parked message that is
 not an event (a notifier parks what it cannot decode, as it came) is never replayed nor purged.
 
 A replayed event goes back to its endpoint's queue with a fresh attempt count; in the history
@@ -17,13 +18,15 @@ its delivery turns ``pending`` and its next attempts follow the earlier ones.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from kombu import Producer, Queue
 from kombu.message import Message
+from kombu.serialization import prepare_accept_content
 
 from shared.broker import (
     HEADER_ATTEMPTS,
@@ -165,9 +168,12 @@ Handler = Callable[[Producer, Topology, EndpointConfig, list[tuple[Message, Dead
 
 
 def walk(config: Config, endpoint: str | None, handle: Handler, removed: bool = False,
-         stop: Callable[[Tally], bool] | None = None, batch: int = BATCH) -> list[Tally]:
+         stop: Callable[[Tally], bool] | None = None, batch: int = BATCH,
+         read_only: bool = False) -> list[Tally]:
     """Hands each endpoint's dead letters to ``handle``, ``batch`` at a time, parking again what
-    it returns. ``stop``: looked at after each batch, ends that endpoint's walk early."""
+    it returns. ``stop``: looked at after each batch, ends that endpoint's walk early.
+    ``read_only`` (a listing): where the broker can show a queue's messages in place (the
+    embedded one's are files), they are read so, and nothing is parked again."""
     endpoints = _select(config, endpoint, removed)
     tallies = []
     with broker(config, endpoints) as (connection, topology):
@@ -178,20 +184,42 @@ def walk(config: Config, endpoint: str | None, handle: Handler, removed: bool = 
                 left = queue_depth(connection, dead)
             except Exception:  # never declared (an endpoint that never dropped anything)
                 left = 0
-            bound = dead(connection.channel())
+            channel = connection.channel()
+            bound = dead(channel)
+            in_place = _in_place(channel, dead.name) if read_only else None
             tally = Tally(ep.name, disabled=ep.disabled, parked=left)
             while left > 0 and not (stop and stop(tally)):
-                messages = _take(bound, min(batch, left))
+                count = min(batch, left)
+                messages = (_take(bound, count) if in_place is None
+                            else list(itertools.islice(in_place, count)))
                 if not messages:
                     break
                 left -= len(messages)
                 pairs = [(m, dead_letter_of(ep.name, m)) for m in messages]
                 tally.events += sum(1 for _, letter in pairs if letter is not None)
                 tally.not_events += sum(1 for _, letter in pairs if letter is None)
-                for message in handle(producer, topology, ep, pairs, tally):
-                    republish_afresh(producer, message, topology.dead_exchange, ep.name)
+                parked_again = handle(producer, topology, ep, pairs, tally)
+                if in_place is None:  # taken: parked again as new messages
+                    for message in parked_again:
+                        republish_afresh(producer, message, topology.dead_exchange, ep.name)
             tallies.append(tally)
     return tallies
+
+
+def _in_place(channel: Any, queue: str) -> Iterator[Message] | None:
+    """The queue's messages read where they lie, when the broker's channel can (the embedded
+    broker's); None otherwise (AMQP and Redis have no such read: messages are taken)."""
+    peek = getattr(channel, "peek", None)
+    if peek is None:
+        return None
+    accept = prepare_accept_content(["json"])
+
+    def read() -> Iterator[Message]:
+        for message in peek(queue):
+            message.accept = accept  # as Queue.get(accept=["json"]) gives it
+            yield message
+
+    return read()
 
 
 def _take(bound: Queue, count: int) -> list[Message]:
@@ -221,7 +249,7 @@ def list_dead_letters(config: Config, endpoint: str | None = None,
 
     return walk(config, endpoint, keep, removed=True,
                 stop=None if limit is None else lambda t: t.acted >= limit,
-                batch=BATCH if limit is None else max(1, min(BATCH, limit)))
+                batch=BATCH if limit is None else max(1, min(BATCH, limit)), read_only=True)
 
 
 def replay_dead_letters(config: Config, endpoint: str | None = None,

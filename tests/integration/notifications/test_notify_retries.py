@@ -191,18 +191,19 @@ def test_dead_letters_that_are_not_events_stay_parked_and_do_not_stop_list_or_re
     assert again.stdout == "" and "not events endpoint=" in again.stderr  # still parked
 
 
-@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis", "embedded"])
 def test_dead_letters_are_listed_and_replayed_in_batches_in_order(
         broker, rabbitmq_url, redis_url, receivers, deployments, uid, monkeypatch):
     from kombu import Connection, Producer
 
     from shared.broker import connect, topology_for
+    from shared.broker.kind import embedded_directory
     from shared.operations import deadletters
 
     monkeypatch.setattr(deadletters, "BATCH", 2)  # five dead letters: three batches
     hook = receivers()
     name = f"batches-{uid}"
-    d = deployments(rabbitmq_url if broker == "rabbitmq" else redis_url,
+    d = deployments({"rabbitmq": rabbitmq_url, "redis": redis_url}.get(broker),
                     [endpoint(name, hook.url)])
     config = d.config
     topology = topology_for(config)
@@ -215,10 +216,18 @@ def test_dead_letters_are_listed_and_replayed_in_batches_in_order(
             producer.publish(event.to_dict(), exchange=topology.dead_exchange, routing_key=name,
                              headers={"x-routing-key": "manifest.push", "x-attempts": 3},
                              delivery_mode=2, retry=False)
+
+    def files() -> list[str]:  # the embedded broker's messages, each a file
+        folder = embedded_directory(config)
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+    before = files() if broker == "embedded" else None
     for _ in range(2):  # listing leaves them parked, in their order
         (tally,) = deadletters.list_dead_letters(config, name)
         assert [letter.event_id for letter in tally.letters] == [e.id for e in events]
         assert all(letter.attempts == 3 for letter in tally.letters)
+    if broker == "embedded":  # read in place: not one file taken, written or renamed
+        assert files() == before
     (tally,) = deadletters.replay_dead_letters(config, name)
     assert tally.acted == 5
     (tally,) = deadletters.list_dead_letters(config, name)
