@@ -231,10 +231,12 @@ def endpoint_stats(store: HistoryStore, names: Iterable[str], window: float = 36
     ok = sa.case((sa.and_(a.status >= 200, a.status < 300), 1), else_=0)
     out = {}
     with store.begin() as connection:
-        counts = {r.endpoint: (r.total, r.ok or 0) for r in connection.execute(
-            sa.select(a.endpoint, sa.func.count().label("total"), sa.func.sum(ok).label("ok"))
-            .where(a.time >= start).group_by(a.endpoint))}
         for name in names:
+            # One endpoint at a time: grouping the window's attempts by endpoint led SQLite to
+            # read every attempt in the (endpoint, time) index's order (88 ms at 1 million).
+            total, good = connection.execute(
+                sa.select(sa.func.count(), sa.func.sum(ok))
+                .where(a.endpoint == name, a.time >= start)).one()
             last = connection.execute(
                 sa.select(a.status, a.error_class, a.time).where(a.endpoint == name)
                 .order_by(a.time.desc()).limit(1)).first()
@@ -243,7 +245,7 @@ def endpoint_stats(store: HistoryStore, names: Iterable[str], window: float = 36
                     deliveries.c.endpoint == name, deliveries.c.event_time >= start,
                     deliveries.c.latency_ms.is_not(None))
                 .order_by(deliveries.c.event_time.desc()).limit(LATENCY_SAMPLES)).scalars().all()
-            total, good = counts.get(name, (0, 0))
+            good = good or 0
             out[name] = EndpointStats(
                 name=name, attempts=total,
                 success_rate=round(good / total, 4) if total else None,
