@@ -64,20 +64,27 @@ class TimedCache:
         self._ahead: dict[tuple, tuple[Future, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, load: Callable[[], Any]) -> Any:
-        """The value for ``key``: kept, or kept and refreshed in the background, or loaded now
-        (or by the load :meth:`load_ahead` started, when one runs)."""
+    def kept(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """The value for ``key`` if kept (refreshed in the background once older than ``ttl``);
+        None if not: nothing is loaded (no value kept here is None)."""
         now = time.monotonic()
         with self._lock:
             found = self._data.get(key)
-            if found is not None:
-                age = now - found[0]
-                if age < self.stale:
-                    self._data.move_to_end(key)
-                    if age >= self.ttl and key not in self._loading:
-                        self._loading.add(key)
-                        _refresher.submit(self._refresh, key, load)
-                    return found[1]
+            if found is None or now - found[0] >= self.stale:
+                return None
+            self._data.move_to_end(key)
+            if now - found[0] >= self.ttl and key not in self._loading:
+                self._loading.add(key)
+                _refresher.submit(self._refresh, key, load)
+            return found[1]
+
+    def get(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """The value for ``key``: kept, or kept and refreshed in the background, or loaded now
+        (or by the load :meth:`load_ahead` started, when one runs)."""
+        value = self.kept(key, load)
+        if value is not None:
+            return value
+        with self._lock:
             ahead = self._ahead.get(key)
         if ahead is not None:
             if ahead[0].cancel():  # still queued behind other loads: sooner read here

@@ -1,12 +1,16 @@
-"""A cold search reads every name in the catalog (the total it shows needs them all), but the
-summaries of the matches it shows start as soon as those matches have arrived, whether the
-search reads the names itself or finds them being read since its user signed in."""
+"""A search needs every name in the catalog (its total counts them), read in the background from
+the sign-in on: a search made meanwhile has its first page once that page's matches (and one
+more) have arrived, without a total, and the summaries of the matches it shows start as soon as
+those matches arrive."""
 
 from __future__ import annotations
 
 import threading
 
-from services.console.inventory.catalog import read_names_ahead, search
+import pytest
+
+from services.console.inventory.catalog import search
+from services.console.inventory.names import read_ahead
 from services.console.inventory.store import ContentCache, TimedCache
 from services.console.registry.client import RegistryError
 from tests.integration.notifications.support import wait_until
@@ -43,34 +47,51 @@ class NoHistory:
         return {}
 
 
-def test_the_shown_matches_summaries_start_before_the_last_catalog_page():
-    calls = Catalog()
-    page = search(calls, ContentCache(), TimedCache(), NoHistory(), query="APP-42", per_page=25)
-    assert calls.overlapped
-    assert page.total == 40
+def test_a_first_search_has_its_page_before_the_last_catalog_page_then_its_total():
+    calls, summaries = Catalog(), TimedCache()
+    page = search(calls, ContentCache(), summaries, NoHistory(), query="APP-42", per_page=25)
     assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25)]
     assert page.next == "team-024/app-42"
+    assert page.total is None  # the rest of the catalog is still being read
     assert sorted(calls.tags_asked) == [s.name for s in page.items]  # each once, none more
+    wait_until(lambda: summaries.in_progress(("names", "reader")) is None, 10, "the reading")
+    assert calls.overlapped  # the last catalog page came after the first summary was asked for
+    again = search(calls, ContentCache(), summaries, NoHistory(), query="app-42", per_page=25)
+    assert again.total == 40 and again.next == "team-024/app-42"
+    assert calls.readings == 1
 
 
-def test_a_page_after_last_starts_the_summaries_of_its_own_matches():
+def test_a_page_after_last_waits_for_every_name_and_starts_its_summaries_meanwhile():
     calls = Catalog()
     page = search(calls, ContentCache(), TimedCache(), NoHistory(), query="app-42",
                   last="team-024/app-42", per_page=25)
-    assert calls.overlapped
+    assert calls.overlapped  # its 15 matches' summaries started before the last catalog page
     assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25, 40)]
-    assert page.next is None
+    assert page.next is None and page.total == 40
     assert sorted(calls.tags_asked) == [s.name for s in page.items]
 
 
-def test_a_search_while_the_names_are_read_ahead_joins_that_reading_and_starts_early():
+def test_a_search_while_the_names_are_read_ahead_joins_that_reading():
     calls, summaries = Catalog(), TimedCache()
-    read_names_ahead(calls, summaries)  # as the sign-in does
+    read_ahead(calls, summaries)  # as the sign-in does
     page = search(calls, ContentCache(), summaries, NoHistory(), query="app-42", per_page=25)
-    assert calls.readings == 1  # the catalog read once, not again by the search
-    assert calls.overlapped  # its first match's summary asked before the last catalog page
     assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25)]
     assert sorted(calls.tags_asked) == [s.name for s in page.items]
+    wait_until(lambda: summaries.in_progress(("names", "reader")) is None, 10, "the reading")
+    assert calls.readings == 1  # the catalog read once, not again by the search
+
+
+def test_a_search_the_registry_refuses_is_refused_not_empty():
+    class Refused(Catalog):
+        def repositories(self):
+            self.readings += 1
+            raise RegistryError(403, "DENIED")
+            yield  # a generator, as the client's
+
+    calls = Refused()
+    with pytest.raises(RegistryError) as refused:
+        search(calls, ContentCache(), TimedCache(), NoHistory(), query="app", per_page=25)
+    assert refused.value.status == 403
 
 
 class Browsing(Catalog):
