@@ -13,6 +13,7 @@ being read (:mod:`services.console.inventory.names`) shows its first page withou
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -71,6 +72,30 @@ def _browse(calls: RegistryCalls, summaries: TimedCache, last: str,
                          lambda: calls.catalog_page(per_page, last or None))
 
 
+def _found(calls: RegistryCalls, summaries: TimedCache, needle: str, last: str, per_page: int,
+           summary: Callable[[str], Future]
+           ) -> tuple[list[str], str | None, int | None, dict[str, Future]]:
+    """A search's page of names after ``last``, the ``last`` of the next, the count of every
+    match (None while the names are still read), and the summaries already started."""
+    def matches(name: str) -> bool:
+        return _matches(name, needle)
+
+    names = kept_names(calls, summaries)
+    early: dict[str, Future] = {}
+    if names is None:  # being read: the first page needs only the first matches
+        first = first_matches(calls, summaries, matches, last, per_page, summary)
+        early = first.started
+        if not first.complete:
+            shown = first.names[:per_page]
+            return shown, shown[-1] if len(first.names) > per_page else None, None, early
+        names = all_names(calls, summaries)
+    matched = [n for n in names if matches(n)]
+    start = bisect.bisect_right(matched, last) if last else 0
+    shown = matched[start:start + per_page]
+    following = shown[-1] if start + per_page < len(matched) else None
+    return shown, following, len(matched), early
+
+
 def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, history: History,
            query: str = "", last: str = "", per_page: int = PER_PAGE) -> RepositoryPage:
     """A page of repositories by name, after ``last``; with ``query``, those whose name
@@ -82,22 +107,8 @@ def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, his
     total: int | None = None
     early: dict[str, Future] = {}
     if needle:
-        names = kept_names(calls, summaries)
-        if names is None:  # being read: the first page needs only the first matches
-            first = first_matches(calls, summaries, lambda n: _matches(n, needle), last,
-                                  per_page, summary)
-            early = first.started
-            if not first.complete:
-                shown = first.names[:per_page]
-                following = shown[-1] if len(first.names) > per_page else None
-            else:
-                names = all_names(calls, summaries)
-        if names is not None:
-            matched = [n for n in names if _matches(n, needle)]
-            total = len(matched)
-            start = bisect.bisect_right(matched, last) if last else 0
-            shown = matched[start:start + per_page]
-            following = shown[-1] if start + per_page < len(matched) else None
+        shown, following, total, early = _found(calls, summaries, needle, last, per_page,
+                                                summary)
     else:
         shown, following = _browse(calls, summaries, last, per_page)
         read_ahead(calls, summaries)  # for the search box above the list

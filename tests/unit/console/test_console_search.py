@@ -20,11 +20,13 @@ NAMES = [f"team-{t:03d}/app-{a:02d}" for t in range(40) for a in range(100)]
 
 class Catalog:
     """The registry's catalog, page by page; the last page waits (up to 5 s) until the first
-    match's tags were asked for."""
+    match's tags were asked for, and until ``last_page`` is set."""
 
     def __init__(self) -> None:
         self.user = "reader"
         self.first_tags = threading.Event()
+        self.last_page = threading.Event()
+        self.last_page.set()
         self.overlapped = False
         self.tags_asked: list[str] = []
         self.readings = 0
@@ -34,6 +36,7 @@ class Catalog:
         for start in range(0, len(NAMES), 1000):
             if start + 1000 >= len(NAMES):
                 self.overlapped = self.first_tags.wait(5)
+                self.last_page.wait(5)
             yield from NAMES[start:start + 1000]
 
     def tags(self, name: str) -> list[str]:
@@ -49,7 +52,9 @@ class NoHistory:
 
 def test_a_first_search_has_its_page_before_the_last_catalog_page_then_its_total():
     calls, summaries = Catalog(), TimedCache()
+    calls.last_page.clear()  # the catalog's last page comes only once the search has answered
     page = search(calls, ContentCache(), summaries, NoHistory(), query="APP-42", per_page=25)
+    calls.last_page.set()
     assert [s.name for s in page.items] == [f"team-{t:03d}/app-42" for t in range(25)]
     assert page.next == "team-024/app-42"
     assert page.total is None  # the rest of the catalog is still being read
