@@ -3,11 +3,13 @@ then kept (:class:`TimedCache`, per user: the registry decides what each user ma
 
 A search needs them all (its matches may be anywhere in the catalog, and it counts them), and
 reading them is a walk of the registry's whole storage (10,000 repositories: ten catalog pages,
-a quarter of a second). So the reading starts before a search asks: at sign-in, and on the
-repository list (for its search box). A search that comes while the names are still being read
-follows the reading: it has its first page as soon as that page's matches (and one more, so it
-knows a next page exists) have arrived, without waiting for the rest, and the summaries of
-those matches start as they arrive.
+a quarter of a second). So the repository list starts reading them for its search box, and a
+search that comes while they are still being read (or starts their reading) follows it: it has
+its first page as soon as that page's matches (and one more, so it knows a next page exists)
+have arrived, without waiting for the rest, and the summaries of those matches start as they
+arrive. Not at sign-in: the walk, in the background, slowed the first pages a person sees after
+signing in (often not the repositories), and a user who never searches would cost one walk of
+the registry's storage every few minutes.
 """
 
 from __future__ import annotations

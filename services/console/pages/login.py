@@ -7,7 +7,6 @@ import falcon
 from services.console.access.guard import set_session_cookie
 from services.console.access.login_csrf import LoginTokens
 from services.console.access.signin import verify
-from services.console.inventory.names import read_ahead
 from services.console.registry import RegistryUnavailable, Unauthorized
 from services.console.views import Views
 
@@ -58,8 +57,6 @@ class LoginPage:
                 req.context.session = session
                 set_session_cookie(req, resp, self.views.codec, session)
                 self.login_tokens.spend(resp)
-                # Every repository name, for a first search (services.console.inventory.names).
-                read_ahead(self.views.client.as_user(credentials), self.views.summaries)
                 raise falcon.HTTPSeeOther(target)
         self._form(req, resp, target, status, error, username)
 
