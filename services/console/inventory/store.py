@@ -60,8 +60,9 @@ class TimedCache:
         self._entries = entries
         self._data: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._loading: set[tuple] = set()
-        # Loads started before anyone asked, and what each has brought so far (its caller's).
-        self._ahead: dict[tuple, tuple[Future, Any]] = {}
+        # Loads started before anyone asked: each one's future, what it has brought so far
+        # (its caller's), and the load itself.
+        self._ahead: dict[tuple, tuple[Future, Any, Callable[[], Any]]] = {}
         self._lock = threading.Lock()
 
     def kept(self, key: tuple, load: Callable[[], Any]) -> Any:
@@ -87,7 +88,10 @@ class TimedCache:
         with self._lock:
             ahead = self._ahead.get(key)
         if ahead is not None:
-            if ahead[0].cancel():  # still queued behind other loads: sooner read here
+            if ahead[0].cancel():
+                # Still queued behind other loads: sooner read here, by that same load, so
+                # whoever follows its progress sees it through.
+                load = ahead[2]
                 with self._lock:
                     self._ahead.pop(key, None)
             else:
@@ -112,7 +116,7 @@ class TimedCache:
                 return
             # Submitted under the lock: the load cannot end (and forget itself) before it is
             # known here.
-            self._ahead[key] = (_refresher.submit(self._load_ahead, key, load), progress)
+            self._ahead[key] = (_refresher.submit(self._load_ahead, key, load), progress, load)
 
     def in_progress(self, key: tuple) -> Any:
         """The ``progress`` of the load :meth:`load_ahead` runs for ``key``; None if none runs."""

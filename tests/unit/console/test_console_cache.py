@@ -106,3 +106,26 @@ def test_a_get_reads_on_its_own_rather_than_wait_behind_other_loads():
     wait_until(lambda: all(cache.in_progress(("names", f"user-{i}")) is None
                            for i in range(len(busy))), 5, "the other loads")
     assert load.count == 1 and cache.in_progress(("names", "alice")) is None
+
+
+def test_a_load_ahead_read_by_a_get_instead_still_feeds_its_progress():
+    from services.console.inventory import store
+
+    cache = TimedCache(ttl=60)
+    busy = [Loads() for _ in range(store._refresher._max_workers)]
+    fed: list[str] = []
+
+    def ahead() -> str:
+        fed.append("read")
+        return "names"
+
+    try:
+        for i, blocked in enumerate(busy):
+            blocked.release.clear()
+            cache.load_ahead(("names", f"user-{i}"), blocked)
+        cache.load_ahead(("names", "alice"), ahead, progress=fed)
+        assert cache.get(("names", "alice"), lambda: "another load") == "names"
+        assert fed == ["read"]  # a follower of its progress sees the reading end
+    finally:
+        for blocked in busy:
+            blocked.release.set()
