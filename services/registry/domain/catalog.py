@@ -46,10 +46,9 @@ def _walk(driver: StorageDriver, after: str | None) -> Iterator[str]:
     while pending:
         name = heapq.heappop(pending)
         try:
-            children = driver.list(f"{layout.REPOSITORIES}/{name}")
+            leaves = driver.list_names(f"{layout.REPOSITORIES}/{name}")
         except PathNotFound:
             continue
-        leaves = [child.rsplit("/", 1)[-1] for child in children]
         if (after is None or name > after) and any(m in leaves for m in _REPOSITORY_MARKERS):
             yield name
         for child in _children(driver, name, after, leaves):
@@ -62,7 +61,7 @@ def _children(driver: StorageDriver, name: str, after: str | None,
     ``after``."""
     if leaves is None:
         try:
-            leaves = [c.rsplit("/", 1)[-1] for c in driver.list(layout.REPOSITORIES)]
+            leaves = driver.list_names(layout.REPOSITORIES)
         except PathNotFound:
             return []
     found = []

@@ -126,6 +126,11 @@ class StorageDriver(ABC):
     def list(self, path: str) -> list[str]:
         """Full paths of the direct children of a directory."""
 
+    def list_names(self, path: str) -> list[str]:
+        """The names (not paths) of the direct children of a directory, sorted: what a walk of
+        the tree looks at, a folder at a time (the catalog lists one per repository)."""
+        return [child.rsplit("/", 1)[-1] for child in self.list(path)]
+
     @abstractmethod
     def move(self, source: str, dest: str) -> None:
         """Atomic where the backend allows it; ``dest`` is replaced."""

@@ -169,14 +169,19 @@ class FilesystemDriver(StorageDriver):
 
     def list(self, path: str) -> list[str]:
         rel = _relative(path)
+        base = f"/{rel}" if rel else ""
+        return [f"{base}/{name}" for name in self._names(path, rel)]
+
+    def list_names(self, path: str) -> list[str]:
+        return self._names(path, _relative(path))
+
+    def _names(self, path: str, rel: str) -> list[str]:
         try:
             names = os.listdir(f"{self.root}/{rel}" if rel else self.root)
         except (FileNotFoundError, NotADirectoryError):
             raise PathNotFound(path) from None
-        base = f"/{rel}" if rel else ""
         # Our own bookkeeping (files being written, an upload's lock) is not content.
-        return sorted(f"{base}/{n}" for n in names
-                      if not n.startswith(".tmp-") and n != LOCK_FILE)
+        return sorted(n for n in names if not n.startswith(".tmp-") and n != LOCK_FILE)
 
     def move(self, source: str, dest: str) -> None:
         src, dst = self._full(source), self._full(dest)

@@ -100,6 +100,10 @@ class TimedDriver(StorageDriver):
         with self._timer("List"):
             return self.inner.list(path)
 
+    def list_names(self, path: str) -> list[str]:
+        with self._timer("List"):
+            return self.inner.list_names(path)
+
     def move(self, source: str, dest: str) -> None:
         with self._timer("Move"):
             self.inner.move(source, dest)

@@ -41,6 +41,10 @@ def test_list_gives_full_sorted_child_paths(driver):
     for p in ("/d/z", "/d/a", "/d/sub/x"):
         driver.put_content(p, b"1")
     assert driver.list("/d") == ["/d/a", "/d/sub", "/d/z"]
+    assert driver.list_names("/d") == ["a", "sub", "z"]
+    assert driver.list_names("/") == ["d"]
+    with pytest.raises(PathNotFound):
+        driver.list_names("/d/a")  # a file: as for a folder deleted meanwhile
 
 
 def test_writer_appends_and_cancel_restores(driver):
