@@ -111,9 +111,10 @@ def search(calls: RegistryCalls, cache: ContentCache, summaries: TimedCache, his
                                                 summary)
     else:
         shown, following = _browse(calls, summaries, last, per_page)
-        read_ahead(calls, summaries)  # for the search box above the list
     futures = [early.get(n) or summary(n) for n in shown]
     items = [f.result() for f in futures]
+    if not needle:  # for the search box above the list; once this page is read, not beside it
+        read_ahead(calls, summaries)
     pushed = history.last_pushes_or_none(shown) or {}
     items = [RepositorySummary(s.name, s.tags, s.size, pushed.get(s.name)) for s in items]
     return RepositoryPage(query=query, last=last, next=following, total=total, items=tuple(items))
