@@ -12,10 +12,11 @@ its own, dropped at the end). It
    default, every one but the filtered with its attempt row; on PostgreSQL then analysed, as
    autovacuum would), and parks ``--dead-letters`` dead letters per endpoint on the broker;
 3. starts ``registry serve`` in embedded mode with the console beside it (htpasswd, the signed-in
-   user an operator), signs in, and requests every page and its ``/api`` twin: once cold (the
-   console's caches empty for it), then ``--requests`` times warm. The figure is the console's
-   own time (its ``Server-Timing`` header: routing, the registry's and the history's answers,
-   rendering); the client's wall time is printed beside it.
+   user an operator; the sample config's logging, ``info`` with the access log), signs in, and
+   requests every page and its ``/api`` twin: once cold (the console's caches empty for it),
+   then ``--requests`` times warm. The figure is the console's own time (its ``Server-Timing``
+   header: routing, the registry's and the history's answers, rendering); the client's wall
+   time is printed beside it.
 
 It prints a table and the load average before and after (the machine may be shared).
 """
@@ -290,7 +291,8 @@ def run(args: argparse.Namespace) -> None:
     names = ["ci", "audit", "chat", "mirror", "search", "billing"][:args.endpoints]
     config = {
         "version": 0.1,
-        "log": {"level": "warning"},
+        # The sample config's logging (config/registry.yml): info, the access log on.
+        "log": {"level": "info"},
         "storage": {"filesystem": {"rootdirectory": str(root)}, "delete": {"enabled": True}},
         "http": {"addr": f"127.0.0.1:{api_port}", "secret": "console-bench-secret"},
         "auth": {"htpasswd": {"realm": "bench", "path": str(work / "htpasswd")}},
