@@ -115,7 +115,8 @@ def cpu(pid: int, since: float) -> dict[str, float]:
             "database": sum(process_cpu_seconds(p) for p in history_backends(since))}
 
 
-def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) -> dict:
+def drain_once(workdir: Path, base: str, history: dict, count: int, label: str,
+               cpus: str | None = None) -> dict:
     name = f"drain-{uuid.uuid4().hex[:8]}"
     exchange = f"bench-{name}.events"
     doc = {"version": 0.1, "log": {"level": "warn"},
@@ -148,7 +149,8 @@ def drain_once(workdir: Path, base: str, history: dict, count: int, label: str) 
     started = time.time()
     log_path = workdir / f"{name}.log"
     with open(log_path, "ab") as log:
-        notifier = subprocess.Popen([*registry_command(), "notifier", str(path)], stdout=log,
+        pinned = ["taskset", "-c", cpus] if cpus else []
+        notifier = subprocess.Popen([*pinned, *registry_command(), "notifier", str(path)], stdout=log,
                                     stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
                                     start_new_session=True)
     try:
@@ -218,7 +220,8 @@ def part_drain(args: argparse.Namespace, workdir: Path) -> None:
             order = ["off", "on"] if r % 2 == 0 else ["on", "off"]
             for mode in order:
                 history = {"disabled": True} if mode == "off" else {"url": url}
-                result = drain_once(workdir, base, history, args.events, f"r{r}{mode}")
+                result = drain_once(workdir, base, history, args.events, f"r{r}{mode}",
+                                    args.notifier_cpus)
                 results[mode].append(result)
                 extra = f", history complete {result['caught_up']:.2f} s after the last delivery" \
                     if result["caught_up"] is not None else ""
@@ -424,6 +427,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=20000, help="backlog size of a drain")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--notifier-cpus", help="run the notifier (and its writer process) on these "
+                    "CPUs only (taskset's list, e.g. 1): how it runs on a dedicated CPU, and "
+                    "without the kernel's placement of its threads varying from run to run")
     ap.add_argument("--list-rows", type=int, default=1_000_000)
     ap.add_argument("--part", choices=("all", "drain", "list"), default="all")
     args = ap.parse_args()
