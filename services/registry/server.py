@@ -22,11 +22,11 @@ from gunicorn.app.base import BaseApplication
 from services.registry.access_log import gunicorn_logger_class
 from services.registry.allocator import keep_freed_buffers
 from services.registry.domain.purge import purge_uploads
-from services.registry.gc_tuning import settle_after_start
 from services.registry.health import Readiness
 from services.registry.storage import build_driver
 from shared.config import Config
 from shared.debug_http import BoundedThreadingMixIn
+from shared.gc_tuning import settle_after_start
 from shared.listen import bind_address
 from shared.logfmt import kv
 from shared.metrics import mark_process_dead, render_latest

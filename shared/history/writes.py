@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from shared.config import EndpointConfig
 from shared.endpoint_filters import ignore_reason
 from shared.events import event_time, routing_key_for
-from shared.history.dialect import insert, write_rows
+from shared.history.dialect import CopyRoute, insert, write_rows
 from shared.history.records import DELIVERED, FILTERED, PENDING, Settled
 from shared.history.schema import attempts, deliveries, events, notifiers
 
 JSON_SEPARATORS = (",", ":")
+# One encoder for every record: json.dumps with separators builds a new one per call.
+_to_json = json.JSONEncoder(separators=JSON_SEPARATORS).encode
 
 
 def event_row(event: dict[str, Any], routing_key: str | None = None,
@@ -45,7 +47,7 @@ def event_row(event: dict[str, Any], routing_key: str | None = None,
         "source": _text(source.get("instanceID") or source.get("addr")
                         if isinstance(source, dict) else None, 256),
         "body": body.decode("utf-8", errors="replace") if isinstance(body, bytes) else
-        body if isinstance(body, str) else json.dumps(event, separators=JSON_SEPARATORS),
+        body if isinstance(body, str) else _to_json(event),
     }
 
 
@@ -101,10 +103,10 @@ def _fold(items: Sequence[Settled], notifier: str) -> tuple[
                 "event_id": event_id, "endpoint": item.endpoint, "time": a.started,
                 "notifier": notifier,
                 "duration_ms": a.duration_ms,
-                "request_headers": json.dumps(a.request_headers, separators=JSON_SEPARATORS),
+                "request_headers": _to_json(a.request_headers),
                 "status": a.status,
                 "response_headers": None if a.response_headers is None else
-                json.dumps(a.response_headers, separators=JSON_SEPARATORS),
+                _to_json(a.response_headers),
                 "response_body": a.response_body, "error_class": a.error_class,
                 "error": a.error,
             })
@@ -140,12 +142,14 @@ def _keep_existing(*keys: str) -> Any:
 
 
 def write_batch(connection: sa.Connection, items: Sequence[Settled], notifier: str,
-                endpoints: Iterable[EndpointConfig], known_events: set[str] | None = None) -> None:
+                endpoints: Iterable[EndpointConfig], known_events: set[str] | None = None,
+                route: CopyRoute | None = None) -> None:
     """Write ``items`` in the caller's transaction. ``known_events``: ids this process has
-    already written (their event rows are skipped); updated with the new ones."""
+    already written (their event rows are skipped); updated with the new ones. ``route``: a
+    writer's memory of which tables' rows may be copied straight in."""
     event_rows, rows, attempt_rows, fanouts = _fold(items, notifier)
     new_events = [r for i, r in event_rows.items() if known_events is None or i not in known_events]
-    write_rows(connection, events, new_events, _keep_existing("id"))
+    write_rows(connection, events, new_events, _keep_existing("id"), route)
     pending = []
     for item in fanouts:
         ev = event_rows[str(item.event["id"])]
@@ -153,8 +157,8 @@ def write_batch(connection: sa.Connection, items: Sequence[Settled], notifier: s
             if endpoint.name != item.endpoint and (ev["id"], endpoint.name) not in rows:
                 state = FILTERED if ignore_reason(endpoint, item.event) else PENDING
                 pending.append(_delivery_row(endpoint.name, item.event, ev, state, item.at))
-    write_rows(connection, deliveries, pending, _keep_existing("event_id", "endpoint"))
-    write_rows(connection, deliveries, list(rows.values()), _settle_conflict)
+    write_rows(connection, deliveries, pending, _keep_existing("event_id", "endpoint"), route)
+    write_rows(connection, deliveries, list(rows.values()), _settle_conflict, route)
     write_rows(connection, attempts, attempt_rows)
     if known_events is not None:
         known_events.update(event_rows)

@@ -1,4 +1,5 @@
-"""Python's cyclic garbage collector, tuned for a worker serving requests.
+"""Python's cyclic garbage collector, tuned for a process that allocates many short-lived
+containers: a registry worker serving requests, the history writer process batching records.
 
 A request allocates a few hundred container objects (parsed headers, Falcon's request and
 response, the event) that reference counting frees when it ends; with the default threshold a
@@ -20,7 +21,8 @@ _YOUNG_THRESHOLD = 10_000
 
 
 def settle_after_start() -> None:
-    """Call in a worker once its app is built: what exists now lives as long as the worker."""
+    """Call once a process has built what it keeps (a worker's app, a writer's store): what
+    exists now lives as long as the process."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
