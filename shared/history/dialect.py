@@ -36,8 +36,9 @@ class CopyRoute:
     table on PostgreSQL, or go through a staging table and one INSERT ... ON CONFLICT.
 
     Most of a notifier's batches hold only rows that do not exist yet (the first attempts at
-    fresh events): copied straight in, they cost PostgreSQL a fifth less and spare it a second
-    copy of every row (measured in process: 43-49 -> 34-36 us per delivery). A batch that
+    fresh events): copied straight in, they spare PostgreSQL a second copy of every row and an
+    INSERT ... SELECT (``benchmarks/history_write_bench.py``: its CPU per delivery 40-43 -> 36-37
+    us, with the writer's other changes of the day). A batch that
     meets an existing row (another notifier wrote the event, a retry, a fan-out's pending row)
     is rolled back to its savepoint and goes through staging, and so do that table's batches
     for the next :data:`STAGING_AFTER_CONFLICT` seconds: one conflict says more are coming
