@@ -1,4 +1,5 @@
-"""The few statements that differ between SQLite and PostgreSQL, in one place."""
+"""The few statements that differ between SQLite and PostgreSQL, in one place, and how rows
+reach PostgreSQL in bulk (COPY, straight in or through a staging table)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,11 @@ class CopyRoute:
     Most of a notifier's batches hold only rows that do not exist yet (the first attempts at
     fresh events): copied straight in, they spare PostgreSQL a second copy of every row and an
     INSERT ... SELECT (``benchmarks/history_write_bench.py``: its CPU per delivery 40-43 -> 36-37
-    us, with the writer's other changes of the day). A batch that
-    meets an existing row (another notifier wrote the event, a retry, a fan-out's pending row)
-    is rolled back to its savepoint and goes through staging, and so do that table's batches
-    for the next :data:`STAGING_AFTER_CONFLICT` seconds: one conflict says more are coming
-    (several notifiers, several endpoints), and a failed COPY is work thrown away."""
+    us, with the writer's other changes of the day). A batch that meets an existing row
+    (another notifier wrote the event, a retry, a fan-out's pending row) is rolled back to its
+    savepoint and goes through staging, and so do that table's batches for the next
+    :data:`STAGING_AFTER_CONFLICT` seconds: one conflict says more are coming (several
+    notifiers, several endpoints), and a failed COPY is work thrown away."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
