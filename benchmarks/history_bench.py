@@ -9,7 +9,9 @@ Run by hand (not a test), from the repository root, with the machine's RabbitMQ 
    its answers until the notifier has started (its history writer process too); the drain rate
    is events / (last arrival - the receiver answering again), and the CPU per event of the
    notifier, its writer process and its PostgreSQL sessions is read from /proc over the drain.
-   Rounds alternate which mode goes first.
+   Rounds alternate which mode goes first. The notifier logs at the sample config's level
+   (``config/registry.yml``: info, a line per delivery), as users run it; ``--quiet-logs`` runs
+   it at warn.
    Target: on >= 90% of off. With the history on, also how long after the last delivery the
    history holds every delivery.
 2. ``deliveries list`` with 1 million deliveries in the history (100,000 events fanned out to
@@ -50,6 +52,8 @@ from shared.history.schema import attempts, deliveries, events  # noqa: E402
 from tests.e2e.procs import free_port, registry_command  # noqa: E402
 
 RABBIT = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# The notifier logs as users run it: the sample config's level (info: a line per delivery).
+SAMPLE_LOG_LEVEL = yaml.safe_load((REPO_ROOT / "config" / "registry.yml").read_text())["log"]["level"]
 
 
 def receiver() -> tuple[subprocess.Popen, str]:
@@ -74,10 +78,10 @@ def cpu(pid: int, since: float) -> dict[str, float]:
 
 
 def drain_once(workdir: Path, base: str, history: dict, count: int, label: str,
-               cpus: str | None = None) -> dict:
+               cpus: str | None = None, log_level: str = SAMPLE_LOG_LEVEL) -> dict:
     name = f"drain-{uuid.uuid4().hex[:8]}"
     exchange = f"bench-{name}.events"
-    doc = {"version": 0.1, "log": {"level": "warn"},
+    doc = {"version": 0.1, "log": {"level": log_level},
            "storage": {"filesystem": {"rootdirectory": str(workdir / name)}},
            "http": {"addr": f"127.0.0.1:{free_port()}",
                     "debug": {"addr": f"127.0.0.1:{free_port()}"}},
@@ -179,7 +183,8 @@ def part_drain(args: argparse.Namespace, workdir: Path) -> None:
             for mode in order:
                 history = {"disabled": True} if mode == "off" else {"url": url}
                 result = drain_once(workdir, base, history, args.events, f"r{r}{mode}",
-                                    args.notifier_cpus)
+                                    args.notifier_cpus, "warn" if args.quiet_logs else
+                                    SAMPLE_LOG_LEVEL)
                 results[mode].append(result)
                 extra = f", history complete {result['caught_up']:.2f} s after the last delivery" \
                     if result["caught_up"] is not None else ""
@@ -385,6 +390,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=20000, help="backlog size of a drain")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quiet-logs", action="store_true",
+                    help="the notifier at log level warn (no line per delivery), as this "
+                         "benchmark ran until 2026-12-07, instead of the sample config's level")
     ap.add_argument("--notifier-cpus", help="run the notifier (and its writer process) on these "
                     "CPUs only (taskset's list, e.g. 1): how it runs on a dedicated CPU, and "
                     "without the kernel's placement of its threads varying from run to run")

@@ -9,6 +9,7 @@ import time
 
 from services.notifier.metrics import ATTEMPTS, DELIVERY_LATENCY, REF_EVENTS, REF_PENDING, SENT
 from services.notifier.outcomes import Delivered, Delivery, Dropped, Held, Outcome, Sink
+from shared.direct_lines import DirectLines
 from shared.events import event_time
 from shared.logfmt import kv
 
@@ -25,6 +26,11 @@ class ReportSink:
         self._sent = SENT.labels(endpoint=endpoint_name)
         self._attempts = ATTEMPTS.labels(endpoint=endpoint_name)
         self._latency = DELIVERY_LATENCY.labels(endpoint=endpoint_name)
+        # The one line per delivery: written straight to the log's descriptor where it can be
+        # (shared.direct_lines); through logging, eight delivery threads contending for the
+        # handler's lock cost a draining notifier at the sample config's level ~100 us of CPU
+        # per event (history_bench, 2026-12-07: 271 us per event at warn, 380 us at info).
+        self._direct = DirectLines.of(log)
 
     def deliver(self, delivery: Delivery) -> Outcome:
         if delivery.attempts == 0:
@@ -40,8 +46,12 @@ class ReportSink:
                 self._latency.observe(max(0.0, time.time() - stamp))
             if log.isEnabledFor(logging.INFO):
                 target = delivery.event.get("target") or {}
-                log.info(kv("notification sent", endpoint=self.name,
-                            repository=target.get("repository"), action=delivery.event.get("action")))
+                line = kv("notification sent", endpoint=self.name,
+                          repository=target.get("repository"), action=delivery.event.get("action"))
+                if self._direct is not None:
+                    self._direct.write(line)
+                else:
+                    log.info(line)
         elif isinstance(outcome, Dropped) or (isinstance(outcome, Held) and delivery.attempts == 0):
             self._pending.dec()  # (a held first attempt is counted again when taken again)
         return outcome
