@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import select
 import time
+
+from shared.descriptor_writes import write_all
 
 
 class DirectLines:
@@ -30,8 +31,8 @@ class DirectLines:
     @classmethod
     def of(cls, logger: logging.Logger) -> DirectLines | None:
         """For a logger whose lines reach exactly one plain stream handler on a real
-        descriptor (its own, or the one its ancestors hold), with no filter on the way; else
-        None."""
+        descriptor (its own, or the one its ancestors hold), with no filter on the way and no
+        handler level above INFO (a direct line would pass it by); else None."""
         handlers: list[logging.Handler] = []
         current: logging.Logger | None = logger
         while current is not None:
@@ -43,7 +44,7 @@ class DirectLines:
             return None
         handler = handlers[0]
         if type(handler) is not logging.StreamHandler or handler.filters \
-                or not hasattr(handler.formatter, "line"):
+                or handler.level > logging.INFO or not hasattr(handler.formatter, "line"):
             return None
         try:
             fd = handler.stream.fileno()
@@ -56,13 +57,7 @@ class DirectLines:
         text = self.handler.formatter.line(time.time(), level, message) + "\n"
         data = text.encode("utf-8", "backslashreplace")
         if len(data) <= select.PIPE_BUF:
-            _write_all(self.fd, data)
+            write_all(self.fd, data)
         else:
             with self.handler.lock:
-                _write_all(self.fd, data)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    with memoryview(data) as view:
-        while view:
-            view = view[os.write(fd, view):]
+                write_all(self.fd, data)

@@ -21,17 +21,12 @@ from services.registry.storage.driver import (
     StorageDriver,
 )
 from services.registry.storage.filewriters import open_writer
+from shared.descriptor_writes import write_all
 from shared.fsync import fsync_directory, fsync_together, start_writeback
 
 LOCK_FILE = ".lock"
 # A "." or ".." segment: a path that would leave the place it names.
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
-
-
-def _write_all(fd: int, content: bytes) -> None:
-    with memoryview(content) as view:
-        while view:
-            view = view[os.write(fd, view):]
 
 
 _temporaries = itertools.count()
@@ -132,7 +127,7 @@ class FilesystemDriver(StorageDriver):
                     fd, tmp = _create_temporary(directory)
                     descriptors.append(fd)
                     staged.append((tmp, full))
-                    _write_all(fd, content)
+                    write_all(fd, content)
                     start_writeback(fd)
                 fsync_together(descriptors)
             finally:

@@ -100,3 +100,17 @@ def test_the_handler_an_ancestor_holds_is_found_and_a_second_one_means_logging(t
         finally:
             parent.handlers.clear()
             child.handlers.clear()
+
+
+def test_a_handler_with_a_level_above_info_means_logging(tmp_path):
+    logger = logging.getLogger("direct-test-level")
+    with open(tmp_path / "a.log", "w") as stream:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(KeyValueFormatter())
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+        logger.propagate = False
+        try:
+            assert DirectLines.of(logger) is None
+        finally:
+            logger.handlers.clear()
